@@ -1,0 +1,18 @@
+// What a collective algorithm sees of a communicator: point-to-point on the communicator's hidden
+// collective context, so collective traffic never matches user messages. Every collective call
+// is given its own tag by the communicator (a per-communicator call counter), so calls that
+// overlap in time (not awaited one by one) still pair up correctly.
+import type { TypedArray } from '../wire/dtype.js';
+
+export interface CollChannel {
+  readonly rank: number;
+  readonly size: number;
+  /** Typed send; resolves when `buf` may be reused. */
+  send(buf: TypedArray, dest: number, tag: number): Promise<void>;
+  /** Typed receive into `buf` (same element type as sent, at most buf.length elements); resolves with the element count. */
+  recv(buf: TypedArray, source: number, tag: number): Promise<number>;
+  /** Sends a message already encoded by the object codec, so a tree can forward it without re-encoding. */
+  sendEncoded(parts: readonly Uint8Array[], dest: number, tag: number): Promise<void>;
+  /** Receives one object-codec message of unknown size, as its encoded bytes (decode with decodeObject). */
+  recvEncoded(source: number, tag: number): Promise<Uint8Array>;
+}

@@ -1,0 +1,40 @@
+// Every error the runtime raises is made here, with a stable code (API.md "Errors").
+// Callers never construct TsmpiError themselves with ad-hoc codes; they use `tsmpiError`.
+
+export const ERROR_CODES = [
+  'TSMPI_ERR_RANK',
+  'TSMPI_ERR_TAG',
+  'TSMPI_ERR_ROOT',
+  'TSMPI_ERR_COUNT',
+  'TSMPI_ERR_TYPE',
+  'TSMPI_ERR_TRUNCATE',
+  'TSMPI_ERR_OP',
+  'TSMPI_ERR_COMM',
+  'TSMPI_ERR_DIMS',
+  'TSMPI_ERR_SERIALIZE',
+  'TSMPI_ERR_PEER_LOST',
+  'TSMPI_ERR_PROTOCOL',
+  'TSMPI_ERR_AUTH',
+  'TSMPI_ERR_ABORTED',
+  'TSMPI_ERR_ARG',
+  'TSMPI_ERR_INTERN',
+] as const;
+
+export type TsmpiErrorCode = (typeof ERROR_CODES)[number];
+
+export class TsmpiError extends Error {
+  readonly code: TsmpiErrorCode;
+  constructor(code: TsmpiErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+    this.name = 'TsmpiError';
+    this.code = code;
+  }
+}
+
+export function tsmpiError(code: TsmpiErrorCode, message: string, cause?: unknown): TsmpiError {
+  return new TsmpiError(code, message, cause === undefined ? undefined : { cause });
+}
+
+export function isTsmpiError(e: unknown, code?: TsmpiErrorCode): e is TsmpiError {
+  return e instanceof TsmpiError && (code === undefined || e.code === code);
+}
