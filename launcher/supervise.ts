@@ -1,0 +1,92 @@
+// Supervision of a running job: the first rank that fails (non-zero exit, signal, abort) decides the
+// exit status and ends the job; the others are sent SIGTERM, then SIGKILL after a grace period.
+// Signals to tsmpirun end every rank. Exit status (API.md): 0 when every rank exits 0; otherwise the
+// code of the first rank that failed (128+signal for a signal), or the code given to abort().
+import { constants } from 'node:os';
+
+/** Time a rank gets between SIGTERM and SIGKILL when the job is being ended. */
+export const KILL_GRACE_MS = 1000;
+/** Exit status of a job ended by --timeout (as coreutils timeout(1)). */
+export const TIMEOUT_EXIT_STATUS = 124;
+/** Exit status of a job ended because every rank was blocked (deadlock detection). */
+export const DEADLOCK_EXIT_STATUS = 125;
+
+export interface SupervisedRank {
+  readonly rank: number;
+  readonly pid: number | undefined;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 0;
+}
+
+export class Supervisor {
+  private readonly live = new Set<number>();
+  private status: number | undefined;
+  private ending = false;
+  private killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ranks: readonly SupervisedRank[],
+    private readonly say: (line: string) => void,
+  ) {
+    for (const r of ranks) this.live.add(r.rank);
+  }
+
+  get liveRanks(): ReadonlySet<number> {
+    return this.live;
+  }
+
+  get isEnding(): boolean {
+    return this.ending;
+  }
+
+  /** The exit status the job ends with. */
+  get exitStatus(): number {
+    return this.status ?? 0;
+  }
+
+  /** A rank's process ended. Returns true when it was the job's first failure. */
+  rankExited(rank: number, code: number | null, signal: NodeJS.Signals | null): boolean {
+    this.live.delete(rank);
+    if (this.live.size === 0 && this.killTimer) clearTimeout(this.killTimer);
+    if (this.ending) return false;
+    if (signal) return this.fail(128 + signalNumber(signal), `rank ${rank} was killed by signal ${signal}`);
+    if (code !== 0) return this.fail(code ?? 1, `rank ${rank} exited with code ${code}`);
+    return false;
+  }
+
+  rankAborted(rank: number, code: number, message: string): boolean {
+    if (this.ending) return false;
+    return this.fail(code, `rank ${rank} ${message}`);
+  }
+
+  /** Ends the job with a status of our own (timeout, deadlock, signal to tsmpirun). */
+  end(status: number, why: string): void {
+    if (this.ending) return;
+    this.status = status;
+    this.say(`tsmpirun: ${why}; ending the job`);
+    this.terminateAll();
+  }
+
+  /** A second interrupt: no more grace. */
+  killNow(): void {
+    for (const r of this.ranks) if (this.live.has(r.rank)) r.kill('SIGKILL');
+  }
+
+  private fail(status: number, why: string): boolean {
+    this.status = status;
+    this.say(`tsmpirun: ${why}; terminating the other ranks`);
+    this.terminateAll();
+    return true;
+  }
+
+  private terminateAll(): void {
+    this.ending = true;
+    for (const r of this.ranks) if (this.live.has(r.rank)) r.kill('SIGTERM');
+    if (this.live.size > 0) {
+      this.killTimer = setTimeout(() => this.killNow(), KILL_GRACE_MS);
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// A rank's connection to tsmpirun's control plane: proves the job secret, registers its data-plane
+// address, receives everyone's addresses (the rendezvous), and carries aborts, lost-peer notices
+// and hang reports. If tsmpirun goes away, so does the rank.
+import { WebSocket } from 'ws';
+import { tsmpiError } from '../errors.js';
+import {
+  MAX_CONTROL_BYTES, controlProof, decodeToRank, encodeControl,
+  type PendingOperationReport, type ToLauncher, type ToRank,
+} from './messages.js';
+
+export interface ControlEvents {
+  onPeerLost(rank: number, reason: string): void;
+  reportState(): PendingOperationReport[];
+  /** The launcher is gone: the rank must end. */
+  onLauncherLost(): void;
+}
+
+export class ControlClient {
+  private readonly ws: WebSocket;
+  private closing = false;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+  }
+
+  /** Connects, proves the secret and registers; resolves with every rank's data-plane address. */
+  static connect(
+    url: string, rank: number, secret: Uint8Array, address: Promise<string>, events: ControlEvents,
+  ): Promise<{ client: ControlClient; addresses: string[] }> {
+    const ws = new WebSocket(url, { maxPayload: MAX_CONTROL_BYTES, perMessageDeflate: false });
+    const client = new ControlClient(ws);
+    return new Promise((resolve, reject) => {
+      let registered = false;
+      ws.on('open', () => (ws as unknown as { _socket: { unref(): void; setNoDelay(v: boolean): void } })._socket.setNoDelay(true));
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        let m: ToRank;
+        try {
+          if (!isBinary) throw tsmpiError('TSMPI_ERR_PROTOCOL', 'text frame on the control connection');
+          m = decodeToRank(data);
+        } catch (e) {
+          ws.terminate();
+          if (!registered) reject(e);
+          return;
+        }
+        switch (m.t) {
+          case 'challenge':
+            void address.then((a) => client.send({ t: 'hello', rank, pid: process.pid, address: a, proof: controlProof(secret, m.nonce, rank) }), reject);
+            return;
+          case 'peers':
+            registered = true;
+            (ws as unknown as { _socket: { unref(): void } })._socket.unref();
+            resolve({ client, addresses: m.addresses });
+            return;
+          case 'peer-lost':
+            events.onPeerLost(m.rank, m.reason);
+            return;
+          case 'report-state':
+            client.send({ t: 'state', id: m.id, ops: events.reportState() });
+            return;
+        }
+      });
+      ws.on('error', (e) => {
+        if (!registered) reject(tsmpiError('TSMPI_ERR_PEER_LOST', `cannot reach tsmpirun at ${url}: ${e.message}`, e));
+      });
+      ws.on('close', () => {
+        if (!registered) reject(tsmpiError('TSMPI_ERR_PEER_LOST', 'tsmpirun closed the control connection during start-up'));
+        else if (!client.closing) events.onLauncherLost();
+      });
+    });
+  }
+
+  send(message: ToLauncher): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeControl(message));
+  }
+
+  /** Sends an abort request and flushes it as far as the socket allows before the process exits. */
+  abort(code: number, message: string): void {
+    this.send({ t: 'abort', code, message });
+  }
+
+  close(): void {
+    this.closing = true;
+    this.ws.close();
+    (this.ws as unknown as { _socket?: { unref(): void } })._socket?.unref();
+  }
+}

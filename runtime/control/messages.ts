@@ -1,0 +1,119 @@
+// Control-plane messages between tsmpirun and its ranks, shared by both programs. They travel as
+// msgpack in binary WebSocket frames; `decodeControl` checks every field before the message is
+// believed, so a malformed or hostile frame is a TSMPI_ERR_PROTOCOL and nothing else.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Packr } from 'msgpackr';
+import { tsmpiError } from '../errors.js';
+
+/** Largest control frame either side accepts (ws maxPayload). */
+export const MAX_CONTROL_BYTES = 1 << 20;
+
+export interface PendingOperationReport {
+  op: string;
+  comm: string;
+  peer: number;
+  tag: number;
+  seconds: number;
+}
+
+export type ToRank =
+  | { t: 'challenge'; nonce: Uint8Array }
+  | { t: 'peers'; addresses: string[] }
+  | { t: 'peer-lost'; rank: number; reason: string }
+  | { t: 'report-state'; id: number };
+
+export type ToLauncher =
+  | { t: 'hello'; rank: number; pid: number; address: string; proof: Uint8Array }
+  | { t: 'abort'; code: number; message: string }
+  | { t: 'state'; id: number; ops: PendingOperationReport[] };
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+export function encodeControl(message: ToRank | ToLauncher): Buffer {
+  return packr.pack(message);
+}
+
+function fail(what: string): never {
+  throw tsmpiError('TSMPI_ERR_PROTOCOL', `malformed control message: ${what}`);
+}
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+function isBytes(v: unknown, length?: number): v is Uint8Array {
+  return v instanceof Uint8Array && (length === undefined || v.length === length);
+}
+
+function isShortString(v: unknown, max = 4096): v is string {
+  return typeof v === 'string' && v.length <= max;
+}
+
+function unpack(data: Uint8Array): Record<string, unknown> {
+  if (!(data instanceof Uint8Array) || data.length > MAX_CONTROL_BYTES) fail('not a bounded binary frame');
+  let value: unknown;
+  try {
+    value = packr.unpack(data);
+  } catch {
+    fail('not msgpack');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a map');
+  return value as Record<string, unknown>;
+}
+
+function checkOps(ops: unknown): PendingOperationReport[] {
+  if (!Array.isArray(ops) || ops.length > 10_000) fail('ops');
+  for (const o of ops as unknown[]) {
+    const r = o as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || !isShortString(r.op, 64) || !isShortString(r.comm, 256)
+      || !isInt(r.peer, -2, 2 ** 31) || !isInt(r.tag, -1, 2 ** 31) || typeof r.seconds !== 'number') fail('op entry');
+  }
+  return ops as PendingOperationReport[];
+}
+
+export function decodeToLauncher(data: Uint8Array): ToLauncher {
+  const m = unpack(data);
+  switch (m.t) {
+    case 'hello':
+      if (!isInt(m.rank, 0, 2 ** 31) || !isInt(m.pid, 0, 2 ** 32) || !isShortString(m.address) || !isBytes(m.proof, 32)) fail('hello');
+      return { t: 'hello', rank: m.rank, pid: m.pid, address: m.address, proof: m.proof };
+    case 'abort':
+      if (!isInt(m.code, -(2 ** 31), 2 ** 31) || !isShortString(m.message, 65536)) fail('abort');
+      return { t: 'abort', code: m.code, message: m.message };
+    case 'state':
+      if (!isInt(m.id, 0, 2 ** 31)) fail('state');
+      return { t: 'state', id: m.id, ops: checkOps(m.ops) };
+    default:
+      return fail(`unknown kind ${JSON.stringify(String(m.t)).slice(0, 40)}`);
+  }
+}
+
+export function decodeToRank(data: Uint8Array): ToRank {
+  const m = unpack(data);
+  switch (m.t) {
+    case 'challenge':
+      if (!isBytes(m.nonce, 16)) fail('challenge');
+      return { t: 'challenge', nonce: m.nonce };
+    case 'peers':
+      if (!Array.isArray(m.addresses) || !m.addresses.every((a) => isShortString(a))) fail('peers');
+      return { t: 'peers', addresses: m.addresses as string[] };
+    case 'peer-lost':
+      if (!isInt(m.rank, 0, 2 ** 31) || !isShortString(m.reason)) fail('peer-lost');
+      return { t: 'peer-lost', rank: m.rank, reason: m.reason };
+    case 'report-state':
+      if (!isInt(m.id, 0, 2 ** 31)) fail('report-state');
+      return { t: 'report-state', id: m.id };
+    default:
+      return fail(`unknown kind ${JSON.stringify(String(m.t)).slice(0, 40)}`);
+  }
+}
+
+/** A rank's proof of the job secret for the control connection (never the secret itself). */
+export function controlProof(secret: Uint8Array, nonce: Uint8Array, rank: number): Buffer {
+  return createHmac('sha256', secret).update('tsmpi-control').update(nonce).update(String(rank)).digest();
+}
+
+export function checkControlProof(secret: Uint8Array, nonce: Uint8Array, rank: number, proof: Uint8Array): boolean {
+  const expected = controlProof(secret, nonce, rank);
+  return proof.length === expected.length && timingSafeEqual(expected, proof);
+}

@@ -1,0 +1,61 @@
+// The runtime's configuration, read once from TSMPI_* environment variables. Unknown TSMPI_ keys are
+// rejected at start-up, so a misspelt setting is an error and never silently ignored.
+import { tsmpiError } from '../errors.js';
+
+export interface RuntimeConfig {
+  /** ws:// URL of tsmpirun's control plane (set by tsmpirun). */
+  control: string | undefined;
+  rank: number | undefined;
+  size: number | undefined;
+  /** File descriptor the job secret is read from (never an argument or variable value). */
+  secretFd: number | undefined;
+  /** Private 0700 directory of the job on this host (Unix sockets live here). */
+  jobDir: string | undefined;
+  /** 'unix' for ranks sharing a host, 'tcp' to force TCP (also used across hosts). */
+  transport: 'unix' | 'tcp';
+  /** Address to bind the TCP listener to. */
+  tcpHost: string;
+  eagerLimit: number;
+  /** The user's script as they named it (process.argv[1] shows it rather than the job's bundle). */
+  script: string | undefined;
+}
+
+const KNOWN = new Set([
+  'TSMPI_CONTROL', 'TSMPI_RANK', 'TSMPI_SIZE', 'TSMPI_SECRET_FD', 'TSMPI_JOB_DIR', 'TSMPI_TRANSPORT',
+  'TSMPI_TCP_HOST', 'TSMPI_EAGER_LIMIT', 'TSMPI_SCRIPT', 'TSMPI_PMI',
+]);
+/** Families validated by their own layer (collective algorithm overrides). */
+const KNOWN_PREFIXES = ['TSMPI_COLL_'];
+
+function integer(env: NodeJS.ProcessEnv, key: string, min: number, max: number): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw tsmpiError('TSMPI_ERR_ARG', `${key}=${raw} is not an integer in [${min}, ${max}]`);
+  }
+  return n;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('TSMPI_') && !KNOWN.has(key) && !KNOWN_PREFIXES.some((p) => key.startsWith(p))) {
+      throw tsmpiError('TSMPI_ERR_ARG', `unknown configuration variable ${key} (known: ${[...KNOWN].join(', ')}, TSMPI_COLL_*)`);
+    }
+  }
+  const transport = env.TSMPI_TRANSPORT ?? 'unix';
+  if (transport !== 'unix' && transport !== 'tcp') {
+    throw tsmpiError('TSMPI_ERR_ARG', `TSMPI_TRANSPORT=${transport}: expected unix or tcp`);
+  }
+  return {
+    control: env.TSMPI_CONTROL || undefined,
+    rank: integer(env, 'TSMPI_RANK', 0, 2 ** 31 - 1),
+    size: integer(env, 'TSMPI_SIZE', 1, 2 ** 31 - 1),
+    secretFd: integer(env, 'TSMPI_SECRET_FD', 0, 1 << 20),
+    jobDir: env.TSMPI_JOB_DIR || undefined,
+    transport,
+    tcpHost: env.TSMPI_TCP_HOST || '127.0.0.1',
+    eagerLimit: integer(env, 'TSMPI_EAGER_LIMIT', 0, 1 << 26) ?? 64 * 1024,
+    script: env.TSMPI_SCRIPT || undefined,
+  };
+}

@@ -1,0 +1,713 @@
+// The point-to-point engine of one rank: sends and receives between world ranks, on any context.
+//
+// Protocols (chosen per message by its encoded size):
+//  - eager (size <= eagerLimit): header and payload go out at once, copied into one frame, and the
+//    send completes immediately; the receiver copies the payload into the matching receive, or
+//    keeps a copy in the unexpected queue.
+//  - rendezvous (larger): the sender announces the message (RTS) and waits; when a receive matches,
+//    the receiver answers CTS and the payload follows as DATA straight into the posted buffer (typed)
+//    or into one buffer of exactly the message's size (objects). Large data is never staged twice.
+//  - synchronous sends (ssend) complete when the receiver matched: an eager ssend waits for SYNC_ACK,
+//    a rendezvous one completes after CTS anyway.
+// Messages to oneself take the same matching path without a socket.
+// Ranks here are world ranks; communicators translate (see comm/).
+import type net from 'node:net';
+import { ANY_SOURCE, PROC_NULL } from '../constants.js';
+import { tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
+import { ContextQueues, type Envelope, type Pattern } from '../match/queues.js';
+import { Transport, type ListenSpec } from '../transport/transport.js';
+import { DTYPE_CONSTRUCTORS, DTYPE_OBJECT, bytesOf, dtypeName, type TypedArray } from '../wire/dtype.js';
+import { FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeader, type FrameHeader } from '../wire/header.js';
+import { FrameParser, type FrameSink } from '../wire/parser.js';
+import { decodeObject, encodeObject } from './codec.js';
+import { failRequest, Request, settleRequest } from './request.js';
+import { Status } from './status.js';
+
+export interface EngineOptions {
+  rank: number;
+  size: number;
+  secret: Uint8Array;
+  /** Messages up to this many encoded bytes are sent eagerly. */
+  eagerLimit: number;
+  /** Largest message a peer may announce. */
+  maxMessageBytes: number;
+}
+
+/** How a posted receive wants its message. */
+const enum Want { Typed, Object, Encoded }
+
+/** Maps a world rank to the rank in the communicator of the call; null when they are the same. */
+export type RankMap = Int32Array | null;
+
+interface PostedRecv extends Pattern {
+  readonly want: Want;
+  readonly buf: TypedArray | undefined;
+  readonly dtype: number;
+  readonly req: Request<any>;
+  readonly ranks: RankMap;
+  readonly since: number;
+  readonly context: number;
+}
+
+interface Arrival extends Envelope {
+  readonly kind: number; // EAGER, RTS or COLL_ERROR
+  readonly dtype: number;
+  readonly length: number;
+  /** Owned copy of an eager payload. */
+  readonly payload: Uint8Array | undefined;
+  readonly seq: number;
+  readonly sync: boolean;
+}
+
+interface PendingRendezvous {
+  readonly peer: number;
+  readonly parts: readonly Uint8Array[];
+  readonly length: number;
+  readonly req: Request<void>;
+  readonly header: FrameHeader;
+}
+
+interface ExpectedData {
+  readonly dest: Uint8Array;
+  readonly finish: () => void;
+  readonly req: Request<any>;
+}
+
+/** Frames waiting for a connection, and their completion callbacks. */
+interface QueuedWrite { parts: readonly Uint8Array[]; done: ((err?: Error | null) => void) | undefined }
+
+class PeerLink {
+  sendSocket: net.Socket | undefined;
+  connecting = false;
+  queued: QueuedWrite[] = [];
+  openSockets = 0;
+  lost: TsmpiError | undefined;
+  readonly expectedData = new Map<number, ExpectedData>();
+  constructor(readonly peer: number) {}
+}
+
+const REJECT_CTS = 1;
+/** Large payloads are written as views of at most this size: writev handles them, no copy. */
+const MAX_WRITE_SLICE = 1 << 30;
+
+function headerOf(kind: number, dtype: number, context: number, tag: number, seq: number, length: number, flags = 0): FrameHeader {
+  return { kind, dtype, flags, context, tag, seq, length, aux: 0, aux2: 0 };
+}
+
+function sliceForWrite(bytes: Uint8Array, out: Uint8Array[]): void {
+  if (bytes.length <= MAX_WRITE_SLICE) {
+    if (bytes.length > 0) out.push(bytes);
+    return;
+  }
+  for (let off = 0; off < bytes.length; off += MAX_WRITE_SLICE) {
+    out.push(bytes.subarray(off, Math.min(bytes.length, off + MAX_WRITE_SLICE)));
+  }
+}
+
+function totalLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
+/** A copy of a transient view in memory this rank owns (8-aligned when large, for typed views). */
+function ownedCopy(view: Uint8Array): Uint8Array {
+  if (view.length <= 4096) return Buffer.from(view);
+  const copy = Buffer.allocUnsafeSlow(view.length);
+  copy.set(view);
+  return copy;
+}
+
+export interface PendingOperation {
+  op: 'recv' | 'send';
+  context: number;
+  peer: number;
+  tag: number;
+  seconds: number;
+}
+
+export class Engine {
+  readonly rank: number;
+  readonly size: number;
+  /** Messages (eager or rendezvous announcements) this rank has sent, for tests of algorithm costs. */
+  messagesSent = 0;
+  private readonly eagerLimit: number;
+  private readonly limits: { maxEagerBytes: number; maxMessageBytes: number };
+  private readonly contexts = new Map<number, ContextQueuesWithProbes>();
+  private readonly links: (PeerLink | undefined)[];
+  private addresses: readonly string[] = [];
+  private readonly transport: Transport | undefined;
+  private nextSeq = 1;
+  private readonly rendezvousSends = new Map<number, PendingRendezvous>();
+  private readonly syncSends = new Map<number, Request<void>>();
+  private closed = false;
+  private readonly contextNames = new Map<number, string>();
+
+  constructor(opts: EngineOptions) {
+    this.rank = opts.rank;
+    this.size = opts.size;
+    this.eagerLimit = opts.eagerLimit;
+    this.limits = { maxEagerBytes: Math.max(opts.eagerLimit, 1 << 16) + 1024, maxMessageBytes: opts.maxMessageBytes };
+    this.links = new Array(opts.size);
+    if (opts.size > 1) {
+      this.transport = new Transport(opts.rank, opts.size, opts.secret, {
+        onConnection: (peer, socket, leftover, outgoing) => this.adoptSocket(peer, socket, leftover, outgoing),
+        onConnectFailed: (peer, error) => this.linkLost(this.link(peer),
+          tsmpiError('TSMPI_ERR_PEER_LOST', `cannot connect to rank ${peer}: ${error.message}`, error)),
+      });
+    }
+  }
+
+  listen(spec: ListenSpec): Promise<string> {
+    if (!this.transport) throw tsmpiError('TSMPI_ERR_INTERN', 'a job of one rank has no listener');
+    return this.transport.listen(spec);
+  }
+
+  setPeerAddresses(addresses: readonly string[]): void {
+    this.addresses = addresses;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Sending
+
+  /** Typed send of `buf` (a view; never copied for rendezvous). */
+  sendTyped(buf: TypedArray, dest: number, tag: number, context: number, dtype: number, sync: boolean): Request<void> {
+    const bytes = bytesOf(buf);
+    return this.sendParts(bytes.length <= this.eagerLimit ? [bytes] : splitLarge(bytes), bytes.length, dest, tag, context, dtype, sync);
+  }
+
+  sendObject(value: unknown, dest: number, tag: number, context: number, sync: boolean): Request<void> {
+    const { parts, byteLength } = encodeObject(value);
+    return this.sendParts(parts, byteLength, dest, tag, context, DTYPE_OBJECT, sync);
+  }
+
+  sendEncoded(parts: readonly Uint8Array[], dest: number, tag: number, context: number): Request<void> {
+    return this.sendParts(parts, totalLength(parts), dest, tag, context, DTYPE_OBJECT, false);
+  }
+
+  /** An error marker: the matching receive at `dest` fails with this code and message. */
+  sendError(code: TsmpiErrorCode, message: string, dest: number, tag: number, context: number): Request<void> {
+    const payload = Buffer.from(JSON.stringify({ code, message }));
+    if (dest === this.rank) {
+      this.arrive(this.rank, { kind: FrameKind.COLL_ERROR, source: this.rank, tag, dtype: 0, length: payload.length, payload, seq: 0, sync: false }, context);
+      return Request.completed<void>(undefined);
+    }
+    const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+    writeHeader(frame, 0, headerOf(FrameKind.COLL_ERROR, 0, context, tag, 0, payload.length));
+    frame.set(payload, HEADER_BYTES);
+    this.messagesSent++;
+    this.write(this.link(dest), [frame], undefined);
+    return Request.completed<void>(undefined);
+  }
+
+  private sendParts(
+    parts: readonly Uint8Array[], length: number, dest: number, tag: number, context: number, dtype: number, sync: boolean,
+  ): Request<void> {
+    if (dest === PROC_NULL) return Request.completed<void>(undefined);
+    this.messagesSent++;
+    if (dest === this.rank) return this.sendToSelf(parts, length, tag, context, dtype, sync);
+    const link = this.link(dest);
+    if (link.lost) return failed(link.lost);
+    if (length <= this.eagerLimit) {
+      const seq = sync ? this.nextSeq++ : 0;
+      const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
+      writeHeader(frame, 0, headerOf(FrameKind.EAGER, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0));
+      let off = HEADER_BYTES;
+      for (const p of parts) { frame.set(p, off); off += p.length; }
+      this.write(link, [frame], undefined);
+      if (!sync) return Request.completed<void>(undefined);
+      const req = new Request<void>();
+      this.syncSends.set(seq, req);
+      return req;
+    }
+    const seq = this.nextSeq++;
+    const req = new Request<void>();
+    const header = headerOf(FrameKind.RTS, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0);
+    this.rendezvousSends.set(seq, { peer: dest, parts, length, req, header });
+    this.write(link, [encodeFrameHeader(header)], undefined);
+    return req;
+  }
+
+  private sendToSelf(
+    parts: readonly Uint8Array[], length: number, tag: number, context: number, dtype: number, sync: boolean,
+  ): Request<void> {
+    // A copy makes the send complete at once, as an eager send would: a program that sends to
+    // itself before receiving must not deadlock, whatever the size.
+    const payload = Buffer.allocUnsafeSlow(length);
+    let off = 0;
+    for (const p of parts) { payload.set(p, off); off += p.length; }
+    const seq = sync ? this.nextSeq++ : 0;
+    let req: Request<void>;
+    if (sync) {
+      req = new Request<void>();
+      this.syncSends.set(seq, req);
+    } else {
+      req = Request.completed<void>(undefined);
+    }
+    this.arrive(this.rank, { kind: FrameKind.EAGER, source: this.rank, tag, dtype, length, payload, seq, sync }, context);
+    return req;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Receiving
+
+  recvTyped(buf: TypedArray, source: number, tag: number, context: number, dtype: number, ranks: RankMap): Request<Status> {
+    return this.post(Want.Typed, buf, dtype, source, tag, context, ranks) as Request<Status>;
+  }
+
+  /** Resolves with [value, status]. */
+  recvObject(source: number, tag: number, context: number, ranks: RankMap): Request<[unknown, Status]> {
+    return this.post(Want.Object, undefined, DTYPE_OBJECT, source, tag, context, ranks) as Request<[unknown, Status]>;
+  }
+
+  /** Resolves with the encoded bytes of an object message. */
+  recvEncoded(source: number, tag: number, context: number): Request<Uint8Array> {
+    return this.post(Want.Encoded, undefined, DTYPE_OBJECT, source, tag, context, null) as Request<Uint8Array>;
+  }
+
+  private post(
+    want: Want, buf: TypedArray | undefined, dtype: number, source: number, tag: number, context: number, ranks: RankMap,
+  ): Request<unknown> {
+    const queues = this.queues(context);
+    const pattern = { source, tag };
+    const arrival = queues.takeUnexpected(pattern);
+    let posted: PostedRecv;
+    const req = new Request<unknown>(() => {
+      if (!queues.posted.remove(posted)) return false;
+      const status = new Status();
+      status.cancelled = true;
+      req[settleRequest](want === Want.Object ? [undefined, status] : want === Want.Typed ? status : undefined);
+      return true;
+    });
+    posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context };
+    if (arrival) {
+      this.deliver(posted, arrival, context);
+      return req;
+    }
+    if (source !== ANY_SOURCE && source !== this.rank) {
+      const lost = this.links[source]?.lost;
+      if (lost) {
+        req[failRequest](lost);
+        return req;
+      }
+    }
+    queues.posted.push(posted);
+    return req;
+  }
+
+  /** A status for the earliest matching unexpected message, without receiving it. */
+  iprobe(source: number, tag: number, context: number, ranks: RankMap): Status | undefined {
+    const arrival = this.queues(context).peekUnexpected({ source, tag });
+    return arrival && this.statusOf(arrival, ranks);
+  }
+
+  /** Resolves once a matching message is in the unexpected queue. */
+  probe(source: number, tag: number, context: number, ranks: RankMap): Promise<Status> {
+    const now = this.iprobe(source, tag, context, ranks);
+    if (now) return Promise.resolve(now);
+    const queues = this.queues(context);
+    return new Promise<Status>((resolve, reject) => {
+      const waiter: ProbeWaiter = { source, tag, ranks, resolve, reject, req: new Request<void>(), since: Date.now(), context };
+      queues.probes ??= [];
+      queues.probes.push(waiter);
+    });
+  }
+
+  private statusOf(arrival: Arrival, ranks: RankMap): Status {
+    const s = new Status();
+    s.source = ranks ? ranks[arrival.source]! : arrival.source;
+    s.tag = arrival.tag;
+    const ctor = DTYPE_CONSTRUCTORS[arrival.dtype];
+    s.count = ctor ? arrival.length / ctor.BYTES_PER_ELEMENT : arrival.length;
+    return s;
+  }
+
+  /** Hands an arrival to the matching posted receive, or queues it as unexpected. */
+  private arrive(source: number, arrival: Arrival, context: number): void {
+    const queues = this.queues(context);
+    const posted = queues.takePosted(arrival);
+    if (posted) {
+      this.deliver(posted, arrival, context);
+      return;
+    }
+    queues.unexpected.push(arrival);
+    const probes = queues.probes;
+    if (probes && probes.length > 0) {
+      for (let i = 0; i < probes.length; i++) {
+        const w = probes[i]!;
+        if ((w.source === ANY_SOURCE || w.source === source) && (w.tag < 0 || w.tag === arrival.tag)) {
+          probes.splice(i--, 1);
+          w.req[settleRequest](undefined);
+          w.resolve(this.statusOf(arrival, w.ranks));
+        }
+      }
+    }
+  }
+
+  private deliver(posted: PostedRecv, arrival: Arrival, context: number): void {
+    const { req } = posted;
+    if (arrival.kind === FrameKind.COLL_ERROR) {
+      req[failRequest](decodeErrorMarker(arrival.payload!));
+      return;
+    }
+    const status = this.statusOf(arrival, posted.ranks);
+    const mismatch = this.checkFit(posted, arrival);
+    if (arrival.kind === FrameKind.EAGER) {
+      if (arrival.sync) this.acknowledgeSync(arrival);
+      if (mismatch) return req[failRequest](mismatch);
+      const payload = arrival.payload!;
+      switch (posted.want) {
+        case Want.Typed:
+          bytesOf(posted.buf!).set(payload);
+          return req[settleRequest](status);
+        case Want.Object:
+          return this.settleDecoded(req, payload, status);
+        case Want.Encoded:
+          return req[settleRequest](payload);
+      }
+    }
+    // Rendezvous: clear the sender to send, and say where the payload lands.
+    const link = this.link(arrival.source);
+    if (mismatch) {
+      this.sendCts(link, arrival, context, REJECT_CTS);
+      req[failRequest](mismatch);
+      return;
+    }
+    let dest: Uint8Array;
+    try {
+      dest = posted.want === Want.Typed
+        ? bytesOf(posted.buf!).subarray(0, arrival.length)
+        : Buffer.allocUnsafeSlow(arrival.length);
+    } catch (e) {
+      this.sendCts(link, arrival, context, REJECT_CTS);
+      req[failRequest](tsmpiError('TSMPI_ERR_COUNT', `cannot allocate ${arrival.length} bytes for a message from rank ${arrival.source}`, e));
+      return;
+    }
+    const finish = posted.want === Want.Typed
+      ? () => req[settleRequest](status)
+      : posted.want === Want.Object
+        ? () => this.settleDecoded(req, dest, status)
+        : () => req[settleRequest](dest);
+    if (arrival.length === 0) {
+      this.sendCts(link, arrival, context, 0);
+      finish();
+      return;
+    }
+    link.expectedData.set(arrival.seq, { dest, finish, req });
+    this.sendCts(link, arrival, context, 0);
+  }
+
+  private settleDecoded(req: Request<any>, payload: Uint8Array, status: Status): void {
+    let value: unknown;
+    try {
+      value = decodeObject(payload);
+    } catch (e) {
+      req[failRequest](e);
+      return;
+    }
+    req[settleRequest]([value, status]);
+  }
+
+  private checkFit(posted: PostedRecv, arrival: Arrival): TsmpiError | undefined {
+    const from = `message from rank ${posted.ranks ? posted.ranks[arrival.source] : arrival.source} (tag ${arrival.tag})`;
+    if (posted.want !== Want.Typed) {
+      if (arrival.dtype !== DTYPE_OBJECT) {
+        return tsmpiError('TSMPI_ERR_TYPE', `${from} is a typed ${dtypeName(arrival.dtype)} message: receive it with Recv into a ${dtypeName(arrival.dtype)}`);
+      }
+      return undefined;
+    }
+    if (arrival.dtype !== posted.dtype) {
+      return arrival.dtype === DTYPE_OBJECT
+        ? tsmpiError('TSMPI_ERR_TYPE', `${from} is an object message: receive it with recv, not Recv`)
+        : tsmpiError('TSMPI_ERR_TYPE', `${from} holds ${dtypeName(arrival.dtype)} elements but the receive buffer is a ${dtypeName(posted.dtype)}`);
+    }
+    if (arrival.length > posted.buf!.byteLength) {
+      const per = posted.buf!.BYTES_PER_ELEMENT;
+      return tsmpiError('TSMPI_ERR_TRUNCATE', `${from} has ${arrival.length / per} elements but the receive buffer holds ${posted.buf!.length}`);
+    }
+    return undefined;
+  }
+
+  private sendCts(link: PeerLink, arrival: Arrival, context: number, aux: number): void {
+    const h = headerOf(FrameKind.CTS, arrival.dtype, context, arrival.tag, arrival.seq, 0);
+    h.aux = aux;
+    this.write(link, [encodeFrameHeader(h)], undefined);
+  }
+
+  private acknowledgeSync(arrival: Arrival): void {
+    if (arrival.source === this.rank) {
+      this.syncSends.get(arrival.seq)?.[settleRequest](undefined);
+      this.syncSends.delete(arrival.seq);
+      return;
+    }
+    this.write(this.link(arrival.source), [encodeFrameHeader(headerOf(FrameKind.SYNC_ACK, 0, 0, 0, arrival.seq, 0))], undefined);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Frames from a peer
+
+  private frameSink(link: PeerLink): FrameSink {
+    return {
+      onHeader: (h) => (h.kind === FrameKind.DATA ? link.expectedData.get(h.seq)?.dest : undefined),
+      onFrame: (h, payload) => this.onFrame(link, h, payload),
+    };
+  }
+
+  private onFrame(link: PeerLink, h: FrameHeader, payload: Uint8Array): void {
+    const peer = link.peer;
+    switch (h.kind) {
+      case FrameKind.EAGER:
+      case FrameKind.COLL_ERROR:
+        this.arrive(peer, {
+          kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
+          payload: ownedCopy(payload), seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0,
+        }, h.context);
+        return;
+      case FrameKind.RTS:
+        this.arrive(peer, {
+          kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
+          payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0,
+        }, h.context);
+        return;
+      case FrameKind.CTS: {
+        const pending = this.rendezvousSends.get(h.seq);
+        if (!pending || pending.peer !== peer) throw tsmpiError('TSMPI_ERR_PROTOCOL', `rank ${peer} cleared an unknown send ${h.seq}`);
+        this.rendezvousSends.delete(h.seq);
+        if (h.aux === REJECT_CTS || pending.length === 0) {
+          pending.req[settleRequest](undefined);
+          return;
+        }
+        const data = { ...pending.header, kind: FrameKind.DATA, flags: 0 };
+        this.write(link, [encodeFrameHeader(data), ...pending.parts], (err) => {
+          if (err) pending.req[failRequest](tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} went away during a send: ${err.message}`, err));
+          else pending.req[settleRequest](undefined);
+        });
+        return;
+      }
+      case FrameKind.DATA: {
+        const expected = link.expectedData.get(h.seq);
+        link.expectedData.delete(h.seq);
+        expected!.finish();
+        return;
+      }
+      case FrameKind.SYNC_ACK: {
+        const req = this.syncSends.get(h.seq);
+        this.syncSends.delete(h.seq);
+        req?.[settleRequest](undefined);
+        return;
+      }
+      case FrameKind.CREDIT:
+      case FrameKind.BYE:
+        return;
+      default:
+        throw tsmpiError('TSMPI_ERR_PROTOCOL', `unexpected frame kind ${h.kind} from rank ${peer}`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connections
+
+  private link(peer: number): PeerLink {
+    return (this.links[peer] ??= new PeerLink(peer));
+  }
+
+  private write(link: PeerLink, parts: readonly Uint8Array[], done: QueuedWrite['done']): void {
+    const socket = link.sendSocket;
+    if (socket) {
+      writeParts(socket, parts, done);
+      return;
+    }
+    if (link.lost) {
+      done?.(link.lost);
+      return;
+    }
+    if (link.queued.length === 0) holdLoopForQueue(link);
+    link.queued.push({ parts, done });
+    if (!link.connecting) {
+      link.connecting = true;
+      const address = this.addresses[link.peer];
+      if (!address) {
+        this.linkLost(link, tsmpiError('TSMPI_ERR_PEER_LOST', `no address known for rank ${link.peer}`));
+        return;
+      }
+      this.transport!.connect(link.peer, address);
+    }
+  }
+
+  private adoptSocket(peer: number, socket: net.Socket, leftover: Uint8Array | undefined, _outgoing: boolean): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    const link = this.link(peer);
+    link.openSockets++;
+    const parser = new FrameParser(this.frameSink(link), this.limits);
+    const onData = (chunk: Uint8Array) => {
+      try {
+        parser.push(chunk);
+      } catch (e) {
+        socket.destroy();
+        this.linkLost(link, e instanceof TsmpiError ? e : tsmpiError('TSMPI_ERR_PROTOCOL', `bad data from rank ${peer}: ${(e as Error).message}`, e));
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      link.openSockets--;
+      if (link.sendSocket === socket) link.sendSocket = undefined;
+      if (link.openSockets === 0 && !this.closed) {
+        this.linkLost(link, tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} closed its connection (it has exited or failed)`));
+      }
+    });
+    if (leftover) onData(leftover);
+    if (!link.sendSocket && !link.lost) {
+      link.sendSocket = socket;
+      const queued = link.queued;
+      link.queued = [];
+      if (queued.length > 0) {
+        socket.cork();
+        for (const q of queued) writeParts(socket, q.parts, q.done);
+        socket.uncork();
+        releaseLoopForQueue(link);
+      }
+    }
+  }
+
+  /** Fails everything that can no longer complete because `link`'s peer is gone. */
+  linkLost(link: PeerLink, error: TsmpiError): void {
+    if (link.lost) return;
+    link.lost = error;
+    link.connecting = false;
+    const queued = link.queued;
+    link.queued = [];
+    if (queued.length > 0) releaseLoopForQueue(link);
+    for (const q of queued) q.done?.(error);
+    for (const [seq, send] of this.rendezvousSends) {
+      if (send.peer === link.peer) {
+        this.rendezvousSends.delete(seq);
+        send.req[failRequest](error);
+      }
+    }
+    for (const expected of link.expectedData.values()) expected.req[failRequest](error);
+    link.expectedData.clear();
+    for (const queues of this.contexts.values()) {
+      for (const posted of queues.posted.drain((p) => p.source === link.peer)) posted.req[failRequest](error);
+      if (queues.probes) {
+        queues.probes = queues.probes.filter((w) => {
+          if (w.source !== link.peer) return true;
+          w.req[settleRequest](undefined);
+          w.reject(error);
+          return false;
+        });
+      }
+    }
+  }
+
+  /** The launcher reports that `peer` died: release everything waiting on it. */
+  peerLost(peer: number, reason: string): void {
+    this.linkLost(this.link(peer), tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} ${reason}`));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private queues(context: number): ContextQueuesWithProbes {
+    let q = this.contexts.get(context);
+    if (!q) {
+      q = new ContextQueues<PostedRecv, Arrival>() as ContextQueuesWithProbes;
+      this.contexts.set(context, q);
+    }
+    return q;
+  }
+
+  /** Names a context for hang reports (e.g. "COMM_WORLD", "COMM_WORLD (collective)"). */
+  nameContext(context: number, name: string): void {
+    this.contextNames.set(context, name);
+  }
+
+  contextName(context: number): string {
+    return this.contextNames.get(context) ?? `context ${context}`;
+  }
+
+  /** What this rank is waiting for, for hang reports. */
+  pendingOperations(): PendingOperation[] {
+    const now = Date.now();
+    const out: PendingOperation[] = [];
+    for (const [context, q] of this.contexts) {
+      for (const p of q.posted) out.push({ op: 'recv', context, peer: p.source, tag: p.tag, seconds: (now - p.since) / 1000 });
+      for (const w of q.probes ?? []) out.push({ op: 'recv', context, peer: w.source, tag: w.tag, seconds: (now - w.since) / 1000 });
+    }
+    for (const s of this.rendezvousSends.values()) {
+      out.push({ op: 'send', context: s.header.context, peer: s.peer, tag: s.header.tag, seconds: 0 });
+    }
+    return out;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.transport?.close();
+    for (const link of this.links) link?.sendSocket?.destroy();
+  }
+}
+
+interface ProbeWaiter {
+  source: number;
+  tag: number;
+  ranks: RankMap;
+  resolve: (s: Status) => void;
+  reject: (e: unknown) => void;
+  /** Holds the event loop open while the probe waits. */
+  req: Request<void>;
+  since: number;
+  context: number;
+}
+
+type ContextQueuesWithProbes = ContextQueues<PostedRecv, Arrival> & { probes?: ProbeWaiter[] };
+
+const queueHolds = new WeakMap<PeerLink, Request<void>>();
+function holdLoopForQueue(link: PeerLink): void {
+  queueHolds.set(link, new Request<void>());
+}
+function releaseLoopForQueue(link: PeerLink): void {
+  queueHolds.get(link)?.[settleRequest](undefined);
+  queueHolds.delete(link);
+}
+
+function failed(error: TsmpiError): Request<void> {
+  const r = new Request<void>();
+  r[failRequest](error);
+  return r;
+}
+
+function splitLarge(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  sliceForWrite(bytes, out);
+  return out;
+}
+
+function encodeFrameHeader(h: FrameHeader): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_BYTES);
+  writeHeader(b, 0, h);
+  return b;
+}
+
+function writeParts(socket: net.Socket, parts: readonly Uint8Array[], done: QueuedWrite['done']): void {
+  if (parts.length === 1) {
+    socket.write(parts[0]!, done);
+    return;
+  }
+  socket.cork();
+  const last = parts.length - 1;
+  for (let i = 0; i < last; i++) socket.write(parts[i]!);
+  socket.write(parts[last]!, done);
+  socket.uncork();
+}
+
+function decodeErrorMarker(payload: Uint8Array): TsmpiError {
+  try {
+    const { code, message } = JSON.parse(Buffer.from(payload).toString('utf8')) as { code: TsmpiErrorCode; message: string };
+    if ((ERROR_CODES as readonly string[]).includes(code)) return tsmpiError(code, String(message).replace(/^TSMPI_ERR_\w+: /, ''));
+  } catch {
+    // fall through: a malformed marker is itself a protocol error
+  }
+  return tsmpiError('TSMPI_ERR_PROTOCOL', 'malformed error marker from a peer');
+}
