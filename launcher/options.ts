@@ -1,0 +1,33 @@
+// What a job is asked to do, as decided by the command line (launcher/cli.ts) and consumed by the job
+// (launcher/job.ts). Plain data only: everything here is already validated and resolved, so the job never
+// re-checks paths or numbers and never looks at argv again.
+
+/** One host to start ranks on, with how many ranks it takes before it counts as oversubscribed. */
+export interface HostSpec {
+  host: string;
+  slots: number;
+}
+
+export interface LaunchOptions {
+  /** undefined: not given, the job decides (the allocation's task count under Slurm, else the slot count). */
+  np: number | undefined;
+  /** Absolute path of the user's script (.ts .mts .js .mjs). */
+  script: string;
+  /** Everything after the script, untouched, even tokens that look like tsmpirun options. */
+  scriptArgs: string[];
+  oversubscribe: boolean;
+  tagOutput: boolean;
+  /** Absolute directory under which each rank's stdout/stderr is also written (Open MPI layout). */
+  outputFilename: string | undefined;
+  /** From `-x NAME=VALUE`, or `-x NAME` with the value taken from tsmpirun's own environment. */
+  env: Record<string, string>;
+  timeoutSeconds: number | undefined;
+  /** Options for node itself, in the order given (`--node-arg`, repeatable). */
+  nodeArgs: string[];
+  /** From `--host` or `--hostfile`; undefined when neither was given (run locally). */
+  hosts: HostSpec[] | undefined;
+  /** Replaces ssh for starting ranks on other hosts. */
+  launchAgent: string | undefined;
+  /** On by default; `--no-deadlock-detection` turns it off. */
+  deadlockDetection: boolean;
+}

@@ -1,0 +1,434 @@
+// tsmpirun's command line (launcher/cli.ts): every option, and every usage error with its exit code 2 and
+// its one-line message. Scripts and hostfiles live in a temporary folder that serves as the cwd.
+
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCommandLine, type CommandLineResult } from '../../launcher/cli.js';
+import type { LaunchOptions } from '../../launcher/options.js';
+
+let cwd: string;
+let script: string;
+
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'tsmpi-cli-'));
+  for (const name of ['app.ts', 'app.mts', 'app.js', 'app.mjs', 'app.py']) writeFileSync(join(cwd, name), '');
+  mkdirSync(join(cwd, 'sub'));
+  writeFileSync(join(cwd, 'sub', 'nested.ts'), '');
+  mkdirSync(join(cwd, 'folder.ts'));
+  script = join(cwd, 'app.ts');
+});
+
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+const environment = { TSMPI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' };
+
+function parse(...argv: string[]): CommandLineResult {
+  return parseCommandLine(argv, cwd, environment);
+}
+
+function run(...argv: string[]): LaunchOptions {
+  const result = parse(...argv);
+  if (result.kind !== 'run') throw new Error(`expected a run, got ${JSON.stringify(result)}`);
+  return result.options;
+}
+
+/** Asserts the usage-error shape and returns the `tsmpirun: …` line. */
+function usageError(...argv: string[]): string {
+  const result = parse(...argv);
+  expect(result).toMatchObject({ kind: 'exit', code: 2 });
+  if (result.kind !== 'exit') throw new Error('unreachable');
+  expect(result.stdout).toBeUndefined();
+  const lines = result.stderr!.split('\n');
+  expect(lines).toHaveLength(3);
+  expect(lines[0]).toMatch(/^tsmpirun: \S/);
+  expect(lines[1]).toBe("Run 'tsmpirun --help' for usage.");
+  expect(lines[2]).toBe('');
+  return lines[0]!;
+}
+
+function writeHostfile(name: string, text: string): string {
+  writeFileSync(join(cwd, name), text);
+  return name;
+}
+
+describe('defaults', () => {
+  it('a bare script gives every default', () => {
+    expect(run('app.ts')).toEqual({
+      np: undefined,
+      script,
+      scriptArgs: [],
+      oversubscribe: false,
+      tagOutput: false,
+      outputFilename: undefined,
+      env: {},
+      timeoutSeconds: undefined,
+      nodeArgs: [],
+      hosts: undefined,
+      launchAgent: undefined,
+      deadlockDetection: true,
+    } satisfies LaunchOptions);
+  });
+
+  it('accepts every supported extension and resolves the script against cwd', () => {
+    for (const name of ['app.ts', 'app.mts', 'app.js', 'app.mjs']) expect(run(name).script).toBe(join(cwd, name));
+    expect(run('sub/nested.ts').script).toBe(join(cwd, 'sub', 'nested.ts'));
+    expect(run(script).script).toBe(script);
+  });
+});
+
+describe('rank count', () => {
+  it.each([
+    [['-np', '4'], 4],
+    [['-np=4'], 4],
+    [['--np', '4'], 4],
+    [['--np=4'], 4],
+    [['-n', '4'], 4],
+    [['-n=4'], 4],
+    [['-n4'], 4],
+    [['-np', '1'], 1],
+    [['-np', '2', '-np', '3'], 3],
+  ])('%j gives %i', (args, expected) => {
+    expect(run(...args, 'app.ts').np).toBe(expected);
+  });
+
+  it.each(['0', '-1', 'abc', '1.5', '', '4x', '1e3', '99999999999999999999'])('-np %j is a usage error', (value) => {
+    expect(usageError('-np', value, 'app.ts')).toBe(`tsmpirun: -np expects a positive integer, got '${value}'`);
+  });
+
+  it('-np without a value is a usage error', () => {
+    expect(usageError('-np')).toBe('tsmpirun: option -np needs a value (N)');
+  });
+});
+
+describe('script and its arguments', () => {
+  it('leaves everything after the script to the script, even options', () => {
+    const options = run('-np', '4', 'app.ts', '--foo', '-x');
+    expect(options.np).toBe(4);
+    expect(options.scriptArgs).toEqual(['--foo', '-x']);
+    expect(options.env).toEqual({});
+  });
+
+  it('passes script arguments verbatim: numbers stay strings, tsmpirun options and -- are not interpreted', () => {
+    const args = ['300000000', '-np', '2', '--', '--tag-output', '-x', 'A=1', '', '1e3', '--help', '0x10'];
+    const options = run('app.ts', ...args);
+    expect(options.scriptArgs).toEqual(args);
+    expect(options.np).toBeUndefined();
+    expect(options.tagOutput).toBe(false);
+  });
+
+  it('-- ends the options', () => {
+    expect(run('-np', '2', '--', 'app.ts', 'a')).toMatchObject({ np: 2, script, scriptArgs: ['a'] });
+  });
+
+  it('a missing script is a usage error', () => {
+    expect(usageError()).toBe('tsmpirun: no script given');
+    expect(usageError('-np', '4')).toBe('tsmpirun: no script given');
+    expect(usageError('--tag-output', '--')).toBe('tsmpirun: no script given');
+  });
+
+  it('a nonexistent script is a usage error naming its absolute path', () => {
+    expect(usageError('-np', '2', 'missing.ts')).toBe(`tsmpirun: script not found: ${join(cwd, 'missing.ts')}`);
+  });
+
+  it('a folder is not a script', () => {
+    expect(usageError('folder.ts')).toBe(`tsmpirun: script is not a file: ${join(cwd, 'folder.ts')}`);
+  });
+
+  it('an unsupported extension is a usage error', () => {
+    expect(usageError('app.py')).toBe(
+      `tsmpirun: unsupported script extension '.py' (expected .ts .mts .js .mjs): ${join(cwd, 'app.py')}`,
+    );
+  });
+});
+
+describe('flags', () => {
+  it('--oversubscribe, --tag-output, --no-deadlock-detection', () => {
+    expect(run('--oversubscribe', '--tag-output', '--no-deadlock-detection', 'app.ts')).toMatchObject({
+      oversubscribe: true,
+      tagOutput: true,
+      deadlockDetection: false,
+    });
+  });
+
+  it('a flag given a value is a usage error', () => {
+    expect(usageError('--oversubscribe=yes', 'app.ts')).toBe('tsmpirun: option --oversubscribe takes no value');
+  });
+
+  it('only the --no- form of deadlock detection exists', () => {
+    expect(usageError('--deadlock-detection', 'app.ts')).toBe('tsmpirun: unknown option: --deadlock-detection');
+    expect(usageError('--no-tag-output', 'app.ts')).toBe('tsmpirun: unknown option: --no-tag-output');
+  });
+});
+
+describe('unknown options', () => {
+  it.each([
+    ['--bogus', '--bogus'],
+    ['--bogus=1', '--bogus'],
+    ['-z', '-z'],
+    ['-hz', '-hz'],
+    ['--tagOutput', '--tagOutput'],
+    ['--x=A=1', '--x'],
+    ['--n=2', '--n'],
+  ])('%s is a usage error', (option, shown) => {
+    expect(usageError(option, 'app.ts')).toBe(`tsmpirun: unknown option: ${shown}`);
+  });
+
+  it('is reported even when the script is missing', () => {
+    expect(usageError('--bogus')).toBe('tsmpirun: unknown option: --bogus');
+  });
+});
+
+describe('--output-filename', () => {
+  it('resolves the directory against cwd', () => {
+    expect(run('--output-filename', 'out', 'app.ts').outputFilename).toBe(join(cwd, 'out'));
+    expect(run('--output-filename=/abs/dir', 'app.ts').outputFilename).toBe('/abs/dir');
+  });
+
+  it('an empty directory is a usage error', () => {
+    expect(usageError('--output-filename=', 'app.ts')).toBe('tsmpirun: --output-filename needs a directory');
+  });
+});
+
+describe('-x', () => {
+  it('takes NAME=VALUE verbatim (value may hold = and be empty) and NAME from the environment', () => {
+    const options = run(
+      '-x', 'A=1',
+      '-x', 'B=x=y',
+      '-x', 'C=',
+      '-x=D=2',
+      '-xE=3',
+      '-x', 'TSMPI_TEST_INHERITED',
+      '-x', 'EMPTY_ONE',
+      'app.ts',
+    );
+    expect(options.env).toEqual({ A: '1', B: 'x=y', C: '', D: '2', E: '3', TSMPI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' });
+  });
+
+  it('a later -x of the same name wins', () => {
+    expect(run('-x', 'A=1', '-x', 'A=2', 'app.ts').env).toEqual({ A: '2' });
+  });
+
+  it('uses process.env when no environment is passed', () => {
+    process.env.TSMPI_CLI_TEST_VARIABLE = 'yes';
+    try {
+      const result = parseCommandLine(['-x', 'TSMPI_CLI_TEST_VARIABLE', 'app.ts'], cwd);
+      expect(result).toMatchObject({ kind: 'run', options: { env: { TSMPI_CLI_TEST_VARIABLE: 'yes' } } });
+    } finally {
+      delete process.env.TSMPI_CLI_TEST_VARIABLE;
+    }
+  });
+
+  it.each(['1A=2', 'A-B=1', '=value', '', 'A B=1', 'Ä=1'])('-x %j is a usage error', (assignment) => {
+    const name = assignment.split('=')[0];
+    expect(usageError('-x', assignment, 'app.ts')).toBe(`tsmpirun: -x: invalid environment variable name '${name}'`);
+  });
+
+  it('-x NAME of a variable tsmpirun does not have is a usage error', () => {
+    expect(usageError('-x', 'NOT_SET_ANYWHERE', 'app.ts')).toBe(
+      "tsmpirun: -x NOT_SET_ANYWHERE: NOT_SET_ANYWHERE is not set in tsmpirun's environment",
+    );
+  });
+
+  it('-x without a value is a usage error', () => {
+    expect(usageError('-x')).toBe('tsmpirun: option -x needs a value (NAME[=VALUE])');
+  });
+});
+
+describe('--timeout', () => {
+  it.each([
+    ['10', 10],
+    ['0.5', 0.5],
+    ['.25', 0.25],
+    ['3.', 3],
+  ])('--timeout %s gives %d seconds', (value, seconds) => {
+    expect(run('--timeout', value, 'app.ts').timeoutSeconds).toBe(seconds);
+    expect(run(`--timeout=${value}`, 'app.ts').timeoutSeconds).toBe(seconds);
+  });
+
+  it.each(['0', '-5', 'abc', '10s', '', '1e3', 'Infinity', '0.0'])('--timeout %j is a usage error', (value) => {
+    expect(usageError('--timeout', value, 'app.ts')).toBe(
+      `tsmpirun: --timeout expects a positive number of seconds, got '${value}'`,
+    );
+  });
+});
+
+describe('--node-arg', () => {
+  it('takes values that start with -- in both spellings, in order', () => {
+    const options = run(
+      '--node-arg=--max-old-space-size=100',
+      '--node-arg', '--inspect',
+      '--node-arg', '-r',
+      '--node-arg', './preload.js',
+      'app.ts',
+      '--node-arg', 'not-ours',
+    );
+    expect(options.nodeArgs).toEqual(['--max-old-space-size=100', '--inspect', '-r', './preload.js']);
+    expect(options.scriptArgs).toEqual(['--node-arg', 'not-ours']);
+  });
+
+  it('--node-arg without a value is a usage error', () => {
+    expect(usageError('--node-arg')).toBe('tsmpirun: option --node-arg needs a value (ARG)');
+  });
+});
+
+describe('--launch-agent', () => {
+  it('keeps the command as given', () => {
+    expect(run('--launch-agent', 'ssh -p 2222 -o BatchMode=yes', 'app.ts').launchAgent).toBe('ssh -p 2222 -o BatchMode=yes');
+  });
+
+  it('an empty command is a usage error', () => {
+    expect(usageError('--launch-agent=', 'app.ts')).toBe('tsmpirun: --launch-agent needs a command');
+  });
+});
+
+describe('--host', () => {
+  it('parses host[:slots] lists, repeated options, IPv6 brackets; repeated hosts add their slots', () => {
+    expect(run('--host', 'a:2,b', '--host', 'c.example.org:4,user@d,a,[fe80::1]:3,10.0.0.7', 'app.ts').hosts).toEqual([
+      { host: 'a', slots: 3 },
+      { host: 'b', slots: 1 },
+      { host: 'c.example.org', slots: 4 },
+      { host: 'user@d', slots: 1 },
+      { host: 'fe80::1', slots: 3 },
+      { host: '10.0.0.7', slots: 1 },
+    ]);
+  });
+
+  it.each(['a:0', 'a:', 'a:-1', 'a:x', 'a:1.5', ',a', 'a,', '', '-oProxyCommand=x', 'a b', 'fe80::1', 'a:2:3'])(
+    '--host %j is a usage error',
+    (list) => {
+      expect(usageError('--host', list, 'app.ts')).toMatch(/^tsmpirun: --host: malformed entry '[^']*' \(expected host or host:slots, slots ≥ 1\)$/);
+    },
+  );
+
+  it('names the malformed entry', () => {
+    expect(usageError('--host', 'good:2,bad:0', 'app.ts')).toContain("'bad:0'");
+  });
+
+  it('cannot be combined with --hostfile', () => {
+    writeHostfile('hosts-both', 'a\n');
+    expect(usageError('--host', 'a', '--hostfile', 'hosts-both', 'app.ts')).toBe(
+      'tsmpirun: give either --host or --hostfile, not both',
+    );
+  });
+});
+
+describe('--hostfile / -f', () => {
+  it('reads "host [slots=N]" lines with comments, blank lines and CRLF; relative to cwd', () => {
+    const name = writeHostfile(
+      'hosts-good',
+      '# cluster\n\nnode1 slots=4\r\n  node2   # one slot\nnode3 slots=2 # trailing comment\n\tnode1 slots=1\n',
+    );
+    const expected = [
+      { host: 'node1', slots: 5 },
+      { host: 'node2', slots: 1 },
+      { host: 'node3', slots: 2 },
+    ];
+    expect(run('--hostfile', name, 'app.ts').hosts).toEqual(expected);
+    expect(run('-f', name, 'app.ts').hosts).toEqual(expected);
+    expect(run(`--hostfile=${join(cwd, name)}`, 'app.ts').hosts).toEqual(expected);
+  });
+
+  it.each([
+    ['node1 slots=0', 1],
+    ['node1 slots=', 1],
+    ['node1 slots=x', 1],
+    ['node1 4', 1],
+    ['node1 max_slots=4', 1],
+    ['node1 slots=2 extra', 1],
+    ['ok\n-bad', 2],
+  ])('line %j is a usage error naming file and line', (text, line) => {
+    const name = writeHostfile('hosts-bad', text);
+    expect(usageError('--hostfile', name, 'app.ts')).toMatch(
+      new RegExp(`^tsmpirun: hostfile ${join(cwd, name)} line ${line}: expected "host \\[slots=N\\]" \\(N ≥ 1\\), got '`),
+    );
+  });
+
+  it('a hostfile with no hosts is a usage error', () => {
+    const name = writeHostfile('hosts-empty', '# nothing\n\n');
+    expect(usageError('-f', name, 'app.ts')).toBe(`tsmpirun: hostfile ${join(cwd, name)} lists no hosts`);
+  });
+
+  it('a missing hostfile is a usage error', () => {
+    expect(usageError('-f', 'no-such-hostfile', 'app.ts')).toBe(`tsmpirun: hostfile not found: ${join(cwd, 'no-such-hostfile')}`);
+  });
+});
+
+describe('--help and --version', () => {
+  it('--help lists every option, one line each, and exits 0', () => {
+    for (const argv of [['--help'], ['-h'], ['-np', '4', '--help', 'app.ts']]) {
+      const result = parse(...argv);
+      expect(result).toMatchObject({ kind: 'exit', code: 0 });
+      if (result.kind !== 'exit') throw new Error('unreachable');
+      expect(result.stderr).toBeUndefined();
+      const lines = result.stdout!.split('\n');
+      expect(lines[0]).toMatch(/^Usage: tsmpirun \[options\] <script/);
+      for (const option of [
+        '-n, -np N',
+        '--host ',
+        '--hostfile, -f FILE',
+        '--oversubscribe',
+        '--tag-output',
+        '--output-filename DIR',
+        '-x NAME[=VALUE]',
+        '--timeout SECONDS',
+        '--node-arg ARG',
+        '--launch-agent CMD',
+        '--no-deadlock-detection',
+        '--version',
+        '--help',
+      ]) {
+        const matching = lines.filter((line) => line.startsWith(`  ${option}`));
+        expect(matching, option).toHaveLength(1);
+        expect(matching[0]!.slice(2 + option.length).trim(), option).not.toBe('');
+      }
+    }
+  });
+
+  it('--version prints the package version and exits 0', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(parse('--version')).toEqual({ kind: 'exit', code: 0, stdout: `${version}\n` });
+  });
+
+  it('after the script they belong to the script', () => {
+    expect(run('app.ts', '--help', '--version').scriptArgs).toEqual(['--help', '--version']);
+  });
+});
+
+describe('everything together', () => {
+  it('combines options', () => {
+    writeHostfile('hosts-all', 'h1 slots=2\nh2 slots=2\n');
+    expect(
+      run(
+        '-np', '8',
+        '-f', 'hosts-all',
+        '--oversubscribe',
+        '--tag-output',
+        '--output-filename', 'logs',
+        '-x', 'A=1',
+        '--timeout', '30',
+        '--node-arg', '--enable-source-maps',
+        '--launch-agent', 'rsh',
+        '--no-deadlock-detection',
+        'sub/nested.ts', 'in.txt', '-v',
+      ),
+    ).toEqual({
+      np: 8,
+      script: join(cwd, 'sub', 'nested.ts'),
+      scriptArgs: ['in.txt', '-v'],
+      oversubscribe: true,
+      tagOutput: true,
+      outputFilename: join(cwd, 'logs'),
+      env: { A: '1' },
+      timeoutSeconds: 30,
+      nodeArgs: ['--enable-source-maps'],
+      hosts: [
+        { host: 'h1', slots: 2 },
+        { host: 'h2', slots: 2 },
+      ],
+      launchAgent: 'rsh',
+      deadlockDetection: false,
+    } satisfies LaunchOptions);
+  });
+});
