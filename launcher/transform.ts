@@ -4,13 +4,24 @@
 // import of 'tsmpi' always resolves to the runtime of this tsmpirun, so launcher and ranks speak
 // the same protocol. `import.meta.url` (and dirname/filename) keep meaning the source file each
 // module came from, so a script can still read files that sit beside it.
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { dirname } from 'node:path';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type Message, type Plugin } from 'esbuild';
+import type { Message, Plugin, PluginBuild } from 'esbuild';
 
 export const RUNTIME_ENTRY = fileURLToPath(new URL('../runtime/index.js', import.meta.url));
+
+/** Bundles are reused across jobs while every input file keeps its size and modification time. */
+const CACHE_DIR = join(tmpdir(), `tsmpi-bundles-${userInfo().uid}`);
+
+interface CacheManifest {
+  runtime: string;
+  inputs: { path: string; size: number; mtimeMs: number }[];
+}
 
 const LOADERS: Record<string, 'ts' | 'js'> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.js': 'js', '.mjs': 'js', '.cjs': 'js' };
 
@@ -23,7 +34,7 @@ export class ScriptCompileError extends Error {
 function keepPackagesExternal(): Plugin {
   return {
     name: 'tsmpi-externals',
-    setup(b) {
+    setup(b: PluginBuild) {
       b.onResolve({ filter: /^tsmpi$/ }, () => ({ path: RUNTIME_ENTRY, external: true }));
       b.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === 'tsmpi-resolving') return undefined;
@@ -56,10 +67,64 @@ function formatMessages(messages: Message[]): string {
   }).join('\n');
 }
 
+function cacheKey(script: string): string {
+  return createHash('sha256').update(RUNTIME_ENTRY).update('\0').update(script).digest('hex').slice(0, 32);
+}
+
+function cachedBundle(script: string): string | undefined {
+  const base = join(CACHE_DIR, cacheKey(script));
+  try {
+    const manifest = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as CacheManifest;
+    if (manifest.runtime !== RUNTIME_ENTRY) return undefined;
+    for (const input of manifest.inputs) {
+      const st = statSync(input.path);
+      if (st.size !== input.size || st.mtimeMs !== input.mtimeMs) return undefined;
+    }
+    return `${base}.mjs`;
+  } catch {
+    return undefined;
+  }
+}
+
+function storeBundle(script: string, outfile: string, inputs: string[]): void {
+  try {
+    mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
+    const base = join(CACHE_DIR, cacheKey(script));
+    const manifest: CacheManifest = {
+      runtime: RUNTIME_ENTRY,
+      inputs: inputs.map((path) => {
+        const st = statSync(path);
+        return { path, size: st.size, mtimeMs: st.mtimeMs };
+      }),
+    };
+    // Rename makes each file appear whole, so a concurrent job never reads half of one.
+    const tmp = `${base}.${process.pid}`;
+    copyFileSync(outfile, `${tmp}.mjs`);
+    renameSync(`${tmp}.mjs`, `${base}.mjs`);
+    writeFileSync(`${tmp}.json`, JSON.stringify(manifest));
+    renameSync(`${tmp}.json`, `${base}.json`);
+  } catch {
+    // A cache that cannot be written only costs the next job a rebuild.
+  }
+}
+
 /** Writes the job's bundle of `script` to `outfile`. Throws ScriptCompileError with readable details. */
 export async function bundleScript(script: string, outfile: string): Promise<void> {
+  const cached = cachedBundle(script);
+  if (cached) {
+    try {
+      copyFileSync(cached, outfile);
+      return;
+    } catch {
+      // fall through to a fresh build
+    }
+  }
+  // esbuild is loaded only when there is something to build: it starts a helper process.
+  const { build } = await import('esbuild');
   try {
-    await build({
+    const result = await build({
+      absWorkingDir: '/',
+      metafile: true,
       entryPoints: [script],
       outfile,
       bundle: true,
@@ -71,6 +136,8 @@ export async function bundleScript(script: string, outfile: string): Promise<voi
       logLevel: 'silent',
       plugins: [keepPackagesExternal()],
     });
+    const inputs = Object.keys(result.metafile.inputs).map((p) => (p.startsWith('/') ? p : `/${p}`));
+    storeBundle(script, outfile, inputs);
   } catch (e) {
     const errors = (e as { errors?: Message[] }).errors;
     throw new ScriptCompileError(errors ? formatMessages(errors) : String(e));
