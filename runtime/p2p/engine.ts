@@ -9,6 +9,11 @@
 //    or into one buffer of exactly the message's size (objects). Large data is never staged twice.
 //  - synchronous sends (ssend) complete when the receiver matched: an eager ssend waits for SYNC_ACK,
 //    a rendezvous one completes after CTS anyway.
+//  - flow control: eager bytes a receiver has not yet consumed are bounded per sender by a credit
+//    window; the receiver returns credit (CREDIT frames) as receives consume them. With the window
+//    spent, a sender announces further messages by RTS instead, so an unposted receiver holds only
+//    small envelopes and senders are held back until their messages match — nothing is refused,
+//    nothing overtakes, and no socket is paused (pausing could block the CTS a receiver waits for).
 // Messages to oneself take the same matching path without a socket.
 // Ranks here are world ranks; communicators translate (see comm/).
 import type net from 'node:net';
@@ -76,8 +81,21 @@ interface ExpectedData {
 /** Frames waiting for a connection, and their completion callbacks. */
 interface QueuedWrite { parts: readonly Uint8Array[]; done: ((err?: Error | null) => void) | undefined }
 
+/** Unconsumed eager bytes one sender may have outstanding at one receiver. */
+export const EAGER_CREDIT_WINDOW = 64 * 1024 * 1024;
+/** Credit is returned in batches of at least this much (a quarter of the window). */
+const CREDIT_BATCH = EAGER_CREDIT_WINDOW / 4;
+/** What an eager message costs in credit: its payload, and at least the bookkeeping of one message. */
+function creditCost(length: number): number {
+  return Math.max(length, 256);
+}
+
 class PeerLink {
   sendSocket: net.Socket | undefined;
+  /** Eager bytes this rank may still send to the peer before it must use rendezvous. */
+  credit = EAGER_CREDIT_WINDOW;
+  /** Consumed eager bytes from the peer not yet returned to it as credit. */
+  creditOwed = 0;
   connecting = false;
   queued: QueuedWrite[] = [];
   openSockets = 0;
@@ -208,7 +226,8 @@ export class Engine {
     if (dest === this.rank) return this.sendToSelf(parts, length, tag, context, dtype, sync);
     const link = this.link(dest);
     if (link.lost) return failed(link.lost);
-    if (length <= this.eagerLimit) {
+    if (length <= this.eagerLimit && link.credit >= creditCost(length)) {
+      link.credit -= creditCost(length);
       const seq = sync ? this.nextSeq++ : 0;
       const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
       writeHeader(frame, 0, headerOf(FrameKind.EAGER, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0));
@@ -353,6 +372,7 @@ export class Engine {
     const status = this.statusOf(arrival, posted.ranks);
     const mismatch = this.checkFit(posted, arrival);
     if (arrival.kind === FrameKind.EAGER) {
+      if (arrival.source !== this.rank) this.returnCredit(arrival.source, creditCost(arrival.length));
       if (arrival.sync) this.acknowledgeSync(arrival);
       if (mismatch) return req[failRequest](mismatch);
       const payload = arrival.payload!;
@@ -428,6 +448,16 @@ export class Engine {
     return undefined;
   }
 
+  private returnCredit(peer: number, amount: number): void {
+    const link = this.link(peer);
+    link.creditOwed += amount;
+    if (link.creditOwed < CREDIT_BATCH || link.lost) return;
+    const h = headerOf(FrameKind.CREDIT, 0, 0, 0, 0, 0);
+    h.aux = link.creditOwed;
+    link.creditOwed = 0;
+    this.write(link, [encodeFrameHeader(h)], undefined);
+  }
+
   private sendCts(link: PeerLink, arrival: Arrival, context: number, aux: number): void {
     const h = headerOf(FrameKind.CTS, arrival.dtype, context, arrival.tag, arrival.seq, 0);
     h.aux = aux;
@@ -497,6 +527,9 @@ export class Engine {
         return;
       }
       case FrameKind.CREDIT:
+        link.credit += h.aux;
+        if (link.credit > EAGER_CREDIT_WINDOW) throw tsmpiError('TSMPI_ERR_PROTOCOL', `rank ${peer} returned more credit than was lent`);
+        return;
       case FrameKind.BYE:
         return;
       default:

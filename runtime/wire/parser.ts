@@ -1,0 +1,197 @@
+// The receiving half of a connection: turns the byte chunks a socket emits (of any size, split
+// anywhere) back into frames. An explicit HEADER → PAYLOAD state machine in the manner of ws's
+// lib/receiver.js: bytes are copied only when a header or a parser-owned payload spans chunks, a
+// payload whole inside one chunk is handed out as a view, and a payload with a posted destination
+// is copied straight into it as it arrives. Every length is validated before it sizes anything.
+import { tsmpiError } from '../errors.js';
+import {
+  FrameKind,
+  HEADER_BYTES,
+  kindCarriesPayload,
+  readHeader,
+  validateHeader,
+  type FrameHeader,
+  type WireLimits,
+} from './header.js';
+
+export interface FrameSink {
+  /** A complete, validated header arrived (called for every frame). For a frame with a payload
+   *  (EAGER, DATA, COLL_ERROR), the sink may return a Uint8Array of exactly h.length bytes that the
+   *  payload is copied into as it arrives (a posted receive buffer: large messages land in place,
+   *  copied once). Return undefined to let the parser deliver the payload itself. For kind DATA the
+   *  sink MUST return a destination (the parser never allocates for DATA; undefined →
+   *  TSMPI_ERR_PROTOCOL). For kinds without payload the return value is ignored. */
+  onHeader(h: FrameHeader): Uint8Array | undefined;
+  /** The whole frame is in. `payload` is the destination returned by onHeader, or else a view that is
+   *  valid ONLY during this call (it may point into a chunk the socket reuses): copy it to keep it.
+   *  Frames without payload (and zero-length ones) get an empty Uint8Array. */
+  onFrame(h: FrameHeader, payload: Uint8Array): void;
+}
+
+// The two states of the machine.
+const READING_HEADER = 0;
+const READING_PAYLOAD = 1;
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Feed it every chunk a connection receives, in order. Throws TSMPI_ERR_PROTOCOL on malformed
+ * input, after which it is dead (every later push throws the same error) and the connection
+ * should be closed. An exception thrown by the sink also kills it and is rethrown as is.
+ *
+ * The header object passed to the sink is fresh per frame, so the sink may keep it (e.g. in an
+ * unexpected-message queue) without copying. Measured on Node 20.20, x64, 2 cores: 1e6 EAGER
+ * frames of 8-byte payload (40 MB) pushed in 64 KiB chunks, counting sink, best of 7 after
+ * warm-up: ~10.2 M frames/s with a fresh header per frame, 9.6–10.6 M frames/s with one reused
+ * header object — within run-to-run noise, so not worth a contract the sink could get wrong.
+ * (The per-frame payload view itself costs ~35 ns: ~16 M frames/s without it.)
+ */
+export class FrameParser {
+  readonly #sink: FrameSink;
+  readonly #limits: WireLimits;
+  #state: typeof READING_HEADER | typeof READING_PAYLOAD = READING_HEADER;
+  /** Holds a header that spans chunks; allocated once. */
+  readonly #headerBytes = new Uint8Array(HEADER_BYTES);
+  #headerFill = 0;
+  /** Header of the frame whose payload is arriving (state READING_PAYLOAD). */
+  #header: FrameHeader | undefined;
+  /** Where the arriving payload goes: the sink's destination, or a buffer the parser allocated. */
+  #payload: Uint8Array = EMPTY;
+  #payloadFill = 0;
+  #failure: unknown = undefined;
+  #failed = false;
+  #pushing = false;
+
+  constructor(sink: FrameSink, limits: WireLimits) {
+    if (!(limits.maxEagerBytes >= 0 && limits.maxMessageBytes >= 0)) {
+      throw tsmpiError('TSMPI_ERR_ARG', 'FrameParser limits must be non-negative numbers');
+    }
+    this.#sink = sink;
+    this.#limits = { maxEagerBytes: limits.maxEagerBytes, maxMessageBytes: limits.maxMessageBytes };
+  }
+
+  /** Bytes of an incomplete frame received so far (header bytes, plus payload bytes once the header is in). */
+  get bytesPending(): number {
+    return this.#state === READING_HEADER ? this.#headerFill : HEADER_BYTES + this.#payloadFill;
+  }
+
+  /** Whether a protocol error (or a sink exception) has ended this parser. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.#failed) throw this.#failure;
+    if (this.#pushing) {
+      throw tsmpiError('TSMPI_ERR_INTERN', 'FrameParser.push called reentrantly from its own sink');
+    }
+    this.#pushing = true;
+    try {
+      this.#consume(chunk);
+    } catch (e) {
+      this.#failed = true;
+      this.#failure = e;
+      throw e;
+    } finally {
+      this.#pushing = false;
+    }
+  }
+
+  #consume(chunk: Uint8Array): void {
+    const end = chunk.length;
+    let pos = 0;
+    while (pos < end) {
+      if (this.#state === READING_PAYLOAD) {
+        pos = this.#continuePayload(chunk, pos);
+        continue;
+      }
+      let h: FrameHeader;
+      if (this.#headerFill === 0 && end - pos >= HEADER_BYTES) {
+        h = readHeader(chunk, pos);
+        pos += HEADER_BYTES;
+      } else {
+        const take = Math.min(HEADER_BYTES - this.#headerFill, end - pos);
+        this.#headerBytes.set(chunk.subarray(pos, pos + take), this.#headerFill);
+        this.#headerFill += take;
+        pos += take;
+        if (this.#headerFill < HEADER_BYTES) return;
+        this.#headerFill = 0;
+        h = readHeader(this.#headerBytes, 0);
+      }
+      validateHeader(h, this.#limits);
+      pos = this.#startFrame(h, chunk, pos);
+    }
+  }
+
+  /** A validated header is in; delivers the frame if it is complete within `chunk`. Returns the new position. */
+  #startFrame(h: FrameHeader, chunk: Uint8Array, pos: number): number {
+    const sink = this.#sink;
+    const destination = sink.onHeader(h);
+    if (!kindCarriesPayload(h.kind)) {
+      sink.onFrame(h, EMPTY);
+      return pos;
+    }
+    const length = h.length;
+    const available = chunk.length - pos;
+    if (destination !== undefined) {
+      if (destination.length !== length) {
+        throw tsmpiError(
+          'TSMPI_ERR_INTERN',
+          `frame sink returned a ${destination.length}-byte destination for a ${length}-byte payload`,
+        );
+      }
+      if (available >= length) {
+        if (length > 0) destination.set(chunk.subarray(pos, pos + length));
+        sink.onFrame(h, destination);
+        return pos + length;
+      }
+      destination.set(chunk.subarray(pos, chunk.length));
+      this.#awaitPayload(h, destination, available);
+      return chunk.length;
+    }
+    if (h.kind === FrameKind.DATA) {
+      throw tsmpiError(
+        'TSMPI_ERR_PROTOCOL',
+        `DATA frame (context ${h.context}, seq ${h.seq}, ${length} bytes) with no receive waiting for it`,
+      );
+    }
+    if (available >= length) {
+      // A plain Uint8Array view, not chunk.subarray: subarray of a Buffer goes through the
+      // Buffer species constructor, measurably slower per frame.
+      sink.onFrame(h, length === 0 ? EMPTY : new Uint8Array(chunk.buffer, chunk.byteOffset + pos, length));
+      return pos + length;
+    }
+    // validateHeader bounded length by maxEagerBytes for every kind that reaches this line.
+    // allocUnsafe is safe: every byte is overwritten before the payload is delivered.
+    const owned = Buffer.allocUnsafe(length);
+    owned.set(chunk.subarray(pos, chunk.length));
+    this.#awaitPayload(h, owned, available);
+    return chunk.length;
+  }
+
+  #awaitPayload(h: FrameHeader, payload: Uint8Array, filled: number): void {
+    this.#state = READING_PAYLOAD;
+    this.#header = h;
+    this.#payload = payload;
+    this.#payloadFill = filled;
+  }
+
+  #continuePayload(chunk: Uint8Array, pos: number): number {
+    const payload = this.#payload;
+    const fill = this.#payloadFill;
+    // Plain number arithmetic throughout: payloads may exceed 2^31 bytes.
+    const take = Math.min(payload.length - fill, chunk.length - pos);
+    payload.set(chunk.subarray(pos, pos + take), fill);
+    if (fill + take < payload.length) {
+      this.#payloadFill = fill + take;
+      return pos + take;
+    }
+    const h = this.#header!;
+    this.#state = READING_HEADER;
+    this.#header = undefined;
+    this.#payload = EMPTY;
+    this.#payloadFill = 0;
+    this.#sink.onFrame(h, payload);
+    return pos + take;
+  }
+}
