@@ -6,16 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import type { PendingOperationReport } from '../runtime/control/messages.js';
+import type { RankState } from '../runtime/control/messages.js';
 import { ControlServer } from './control/server.js';
 import type { LaunchOptions } from './options.js';
 import { spawnLocalRank } from './spawn/local.js';
 import { RankOutput, outputFilePath } from './stdio.js';
-import { Supervisor, TIMEOUT_EXIT_STATUS, signalNumber } from './supervise.js';
+import { DEADLOCK_EXIT_STATUS, Supervisor, TIMEOUT_EXIT_STATUS, signalNumber } from './supervise.js';
+import { DEADLOCK_POLL_MS, DeadlockDetector, STATE_REPORT_WAIT_MS, describeSnapshot, type Snapshot } from './hangs.js';
 import { ScriptCompileError, bundleScript } from './transform.js';
 
-/** How long ranks get to answer a request for their state (at a timeout). */
-const STATE_REPORT_WAIT_MS = 1000;
 /** How long to wait for a failed rank's last control messages (its abort reason) before judging it. */
 const LAST_WORDS_WAIT_MS = 200;
 
@@ -23,17 +22,6 @@ export class UsageError extends Error {}
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function describeOps(rank: number, ops: PendingOperationReport[] | undefined): string {
-  if (ops === undefined) return `  rank ${rank}: no answer (busy computing, or not in the event loop)`;
-  if (ops.length === 0) return `  rank ${rank}: not blocked in any tsmpi call`;
-  return ops.map((o) => {
-    const peer = o.peer === -1 ? 'any rank' : `rank ${o.peer}`;
-    const tag = o.tag === -1 ? 'any tag' : `tag ${o.tag}`;
-    const dir = o.op === 'send' ? `to ${peer}` : `from ${peer}`;
-    return `  rank ${rank}: blocked in ${o.op} on ${o.comm} ${dir}, ${tag}, for ${o.seconds.toFixed(1)} s`;
-  }).join('\n');
 }
 
 export async function runJob(options: LaunchOptions): Promise<number> {
@@ -65,8 +53,10 @@ export async function runJob(options: LaunchOptions): Promise<number> {
 
 async function runRanks(options: LaunchOptions, np: number, jobDir: string, bundle: string, secret: Buffer): Promise<number> {
   const children: ChildProcess[] = [];
-  const stateReplies = new Map<number, (rank: number, ops: PendingOperationReport[]) => void>();
+  const stateReplies = new Map<number, (rank: number, state: RankState) => void>();
   let stateId = 0;
+  let registeredCount = 0;
+  let allRegistered = false;
   const supervised = Array.from({ length: np }, (_, rank) => ({
     rank,
     get pid() { return children[rank]?.pid; },
@@ -77,11 +67,11 @@ async function runRanks(options: LaunchOptions, np: number, jobDir: string, bund
   const supervisor = new Supervisor(supervised, say);
 
   const control = await ControlServer.start(secret, np, '127.0.0.1', {
-    onRegistered: () => {},
+    onRegistered: () => { allRegistered = ++registeredCount === np; },
     onAbort: (rank, code, message) => {
       if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, `called abort(${code})`);
     },
-    onState: (rank, id, ops) => stateReplies.get(id)?.(rank, ops),
+    onState: (rank, id, state) => stateReplies.get(id)?.(rank, state),
     onDisconnected: () => {},
   });
 
@@ -89,20 +79,21 @@ async function runRanks(options: LaunchOptions, np: number, jobDir: string, bund
     for (let r = 0; r < np; r++) if (r !== rank) control.sendTo(r, { t: 'peer-lost', rank, reason });
   }
 
-  async function collectStates(): Promise<string> {
+  /** Asks every live rank for its state; ranks that do not answer in time are left out. */
+  async function collectStates(): Promise<{ live: number[]; snapshot: Snapshot }> {
     const id = ++stateId;
-    const live = [...supervisor.liveRanks];
-    const replies = new Map<number, PendingOperationReport[]>();
+    const live = [...supervisor.liveRanks].sort((x, y) => x - y);
+    const snapshot: Snapshot = new Map();
     await new Promise<void>((resolve) => {
       const deadline = setTimeout(resolve, STATE_REPORT_WAIT_MS);
-      stateReplies.set(id, (rank, ops) => {
-        replies.set(rank, ops);
-        if (live.every((r) => replies.has(r))) { clearTimeout(deadline); resolve(); }
+      stateReplies.set(id, (rank, state) => {
+        snapshot.set(rank, state);
+        if (live.every((r) => snapshot.has(r))) { clearTimeout(deadline); resolve(); }
       });
       control.broadcast({ t: 'report-state', id });
     });
     stateReplies.delete(id);
-    return live.map((r) => describeOps(r, replies.get(r))).join('\n');
+    return { live, snapshot };
   }
 
   const env: NodeJS.ProcessEnv = {
@@ -167,15 +158,40 @@ async function runRanks(options: LaunchOptions, np: number, jobDir: string, bund
   let timeout: NodeJS.Timeout | undefined;
   if (options.timeoutSeconds !== undefined) {
     timeout = setTimeout(() => {
-      void collectStates().then((report) => {
-        say(`tsmpirun: the job reached its --timeout of ${options.timeoutSeconds} s; what each rank was doing:\n${report}`);
+      void collectStates().then(({ live, snapshot }) => {
+        if (supervisor.isEnding) return;
+        say(`tsmpirun: the job reached its --timeout of ${options.timeoutSeconds} s; what each rank was doing:\n${describeSnapshot(live, snapshot)}`);
         supervisor.end(TIMEOUT_EXIT_STATUS, 'timeout');
       });
     }, options.timeoutSeconds * 1000);
   }
 
+  let watching = options.deadlockDetection && np > 0;
+  let wakeWatcher = () => {};
+  const detector = new DeadlockDetector();
+  const watchForDeadlock = async () => {
+    while (watching && !supervisor.isEnding) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DEADLOCK_POLL_MS);
+        wakeWatcher = () => { clearTimeout(timer); resolve(); };
+      });
+      if (!watching || supervisor.isEnding || !allRegistered) continue;
+      const { live, snapshot } = await collectStates();
+      if (!watching || supervisor.isEnding) return;
+      if (detector.observe(live, snapshot, live.length === np)) {
+        say(`tsmpirun: deadlock: every rank is blocked in communication and no message is in flight:\n${describeSnapshot(live, snapshot)}`);
+        supervisor.end(DEADLOCK_EXIT_STATUS, 'deadlock detected (--no-deadlock-detection turns this check off)');
+        return;
+      }
+    }
+  };
+  const watcher = watchForDeadlock();
+
   await Promise.all(exits);
+  watching = false;
+  wakeWatcher();
   await Promise.all(outputs);
+  await watcher;
   if (timeout) clearTimeout(timeout);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);

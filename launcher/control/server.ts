@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
   MAX_CONTROL_BYTES, checkControlProof, decodeToLauncher, encodeControl,
-  type PendingOperationReport, type ToLauncher, type ToRank,
+  type RankState, type ToLauncher, type ToRank,
 } from '../../runtime/control/messages.js';
 
 /** A connection that has not proved the secret by then is dropped. */
@@ -16,7 +16,7 @@ const REGISTRATION_TIMEOUT_MS = 10_000;
 export interface ControlServerEvents {
   onRegistered(rank: number, pid: number): void;
   onAbort(rank: number, code: number, message: string): void;
-  onState(rank: number, id: number, ops: PendingOperationReport[]): void;
+  onState(rank: number, id: number, state: RankState): void;
   onDisconnected(rank: number): void;
 }
 
@@ -92,7 +92,7 @@ export class ControlServer {
           this.events.onAbort(rank, m.code, m.message);
           return;
         case 'state':
-          this.events.onState(rank, m.id, m.ops);
+          this.events.onState(rank, m.id, m);
           return;
       }
     });

@@ -5,12 +5,12 @@ import { WebSocket } from 'ws';
 import { tsmpiError } from '../errors.js';
 import {
   MAX_CONTROL_BYTES, controlProof, decodeToRank, encodeControl,
-  type PendingOperationReport, type ToLauncher, type ToRank,
+  type RankState, type ToLauncher, type ToRank,
 } from './messages.js';
 
 export interface ControlEvents {
   onPeerLost(rank: number, reason: string): void;
-  reportState(): PendingOperationReport[];
+  reportState(): RankState;
   /** The launcher is gone: the rank must end. */
   onLauncherLost(): void;
 }
@@ -55,7 +55,7 @@ export class ControlClient {
             events.onPeerLost(m.rank, m.reason);
             return;
           case 'report-state':
-            client.send({ t: 'state', id: m.id, ops: events.reportState() });
+            client.send({ t: 'state', id: m.id, ...events.reportState() });
             return;
         }
       });

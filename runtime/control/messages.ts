@@ -9,6 +9,7 @@ import { tsmpiError } from '../errors.js';
 export const MAX_CONTROL_BYTES = 1 << 20;
 
 export interface PendingOperationReport {
+  /** recv, send, ssend, probe, or the name of a collective (bcast, allreduce, …). */
   op: string;
   comm: string;
   peer: number;
@@ -22,10 +23,21 @@ export type ToRank =
   | { t: 'peer-lost'; rank: number; reason: string }
   | { t: 'report-state'; id: number };
 
+/** A rank's answer to 'report-state': what it waits for, and whether anything else could wake it. */
+export interface RankState {
+  ops: PendingOperationReport[];
+  /** Waiting only for communication: an awaited operation is pending and no timer or I/O of the program's own is active. */
+  blocked: boolean;
+  framesOut: number;
+  framesIn: number;
+  /** Bytes read from peers: moves while a large frame streams in. */
+  bytesIn: number;
+}
+
 export type ToLauncher =
   | { t: 'hello'; rank: number; pid: number; address: string; proof: Uint8Array }
   | { t: 'abort'; code: number; message: string }
-  | { t: 'state'; id: number; ops: PendingOperationReport[] };
+  | ({ t: 'state'; id: number } & RankState);
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -81,8 +93,9 @@ export function decodeToLauncher(data: Uint8Array): ToLauncher {
       if (!isInt(m.code, -(2 ** 31), 2 ** 31) || !isShortString(m.message, 65536)) fail('abort');
       return { t: 'abort', code: m.code, message: m.message };
     case 'state':
-      if (!isInt(m.id, 0, 2 ** 31)) fail('state');
-      return { t: 'state', id: m.id, ops: checkOps(m.ops) };
+      if (!isInt(m.id, 0, 2 ** 31) || typeof m.blocked !== 'boolean' || !isInt(m.framesOut, 0, Number.MAX_SAFE_INTEGER)
+        || !isInt(m.framesIn, 0, Number.MAX_SAFE_INTEGER) || !isInt(m.bytesIn, 0, Number.MAX_SAFE_INTEGER)) fail('state');
+      return { t: 'state', id: m.id, ops: checkOps(m.ops), blocked: m.blocked, framesOut: m.framesOut, framesIn: m.framesIn, bytesIn: m.bytesIn };
     default:
       return fail(`unknown kind ${JSON.stringify(String(m.t)).slice(0, 40)}`);
   }

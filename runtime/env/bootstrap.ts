@@ -11,6 +11,7 @@ import { Engine } from '../p2p/engine.js';
 import type { ListenSpec } from '../transport/transport.js';
 import { readConfig, type RuntimeConfig } from './config.js';
 import { installFailureHandlers } from './failure.js';
+import { rankState } from './activity.js';
 
 /** Announced messages larger than this are refused (a peer cannot make us allocate more). */
 const MAX_MESSAGE_BYTES = 2 ** 40;
@@ -55,9 +56,7 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<World> {
   const address = size > 1 ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');
   const joined = await ControlClient.connect(config.control!, rank, secret, address, {
     onPeerLost: (peer, reason) => engine.peerLost(peer, reason),
-    reportState: () => engine.pendingOperations().map((o) => ({
-      op: o.op, comm: engine.contextName(o.context), peer: o.peer, tag: o.tag, seconds: o.seconds,
-    })),
+    reportState: () => rankState(engine),
     onLauncherLost: () => {
       try {
         writeSync(2, `[rank ${rank}] tsmpi: lost the connection to tsmpirun; ending this rank\n`);

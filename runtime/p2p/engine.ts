@@ -25,7 +25,7 @@ import { DTYPE_CONSTRUCTORS, DTYPE_OBJECT, bytesOf, dtypeName, type TypedArray }
 import { FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeader, type FrameHeader } from '../wire/header.js';
 import { FrameParser, type FrameSink } from '../wire/parser.js';
 import { decodeObject, encodeObject } from './codec.js';
-import { failRequest, Request, settleRequest } from './request.js';
+import { failRequest, isAwaited, Request, settleRequest } from './request.js';
 import { Status } from './status.js';
 
 export interface EngineOptions {
@@ -65,11 +65,20 @@ interface Arrival extends Envelope {
 }
 
 interface PendingRendezvous {
+  readonly since: number;
   readonly peer: number;
   readonly parts: readonly Uint8Array[];
   readonly length: number;
   readonly req: Request<void>;
   readonly header: FrameHeader;
+}
+
+interface SyncSend {
+  readonly req: Request<void>;
+  readonly context: number;
+  readonly peer: number;
+  readonly tag: number;
+  readonly since: number;
 }
 
 interface ExpectedData {
@@ -137,11 +146,22 @@ function ownedCopy(view: Uint8Array): Uint8Array {
 }
 
 export interface PendingOperation {
-  op: 'recv' | 'send';
+  op: string;
   context: number;
   peer: number;
   tag: number;
   seconds: number;
+  /** The program waits for it (as opposed to a request posted and not yet waited for). */
+  awaited: boolean;
+}
+
+/** A collective call in progress, registered by the communicator for hang reports. */
+export interface ActiveCollective {
+  op: string;
+  context: number;
+  root: number;
+  tag: number;
+  since: number;
 }
 
 export class Engine {
@@ -149,6 +169,12 @@ export class Engine {
   readonly size: number;
   /** Messages (eager or rendezvous announcements) this rank has sent, for tests of algorithm costs. */
   messagesSent = 0;
+  /** Frames written to and read from peers: equal sums over all ranks mean nothing is in flight. */
+  framesOut = 0;
+  framesIn = 0;
+  bytesIn = 0;
+  /** Collectives in progress on this rank (hang reports name them rather than their internal messages). */
+  readonly activeCollectives = new Set<ActiveCollective>();
   private readonly eagerLimit: number;
   private readonly limits: { maxEagerBytes: number; maxMessageBytes: number };
   private readonly contexts = new Map<number, ContextQueuesWithProbes>();
@@ -157,7 +183,7 @@ export class Engine {
   private readonly transport: Transport | undefined;
   private nextSeq = 1;
   private readonly rendezvousSends = new Map<number, PendingRendezvous>();
-  private readonly syncSends = new Map<number, Request<void>>();
+  private readonly syncSends = new Map<number, SyncSend>();
   private closed = false;
   private readonly contextNames = new Map<number, string>();
 
@@ -236,13 +262,13 @@ export class Engine {
       this.write(link, [frame], undefined);
       if (!sync) return Request.completed<void>(undefined);
       const req = new Request<void>();
-      this.syncSends.set(seq, req);
+      this.syncSends.set(seq, { req, context, peer: dest, tag, since: Date.now() });
       return req;
     }
     const seq = this.nextSeq++;
     const req = new Request<void>();
     const header = headerOf(FrameKind.RTS, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0);
-    this.rendezvousSends.set(seq, { peer: dest, parts, length, req, header });
+    this.rendezvousSends.set(seq, { peer: dest, parts, length, req, header, since: Date.now() });
     this.write(link, [encodeFrameHeader(header)], undefined);
     return req;
   }
@@ -259,7 +285,7 @@ export class Engine {
     let req: Request<void>;
     if (sync) {
       req = new Request<void>();
-      this.syncSends.set(seq, req);
+      this.syncSends.set(seq, { req, context, peer: this.rank, tag, since: Date.now() });
     } else {
       req = Request.completed<void>(undefined);
     }
@@ -466,7 +492,7 @@ export class Engine {
 
   private acknowledgeSync(arrival: Arrival): void {
     if (arrival.source === this.rank) {
-      this.syncSends.get(arrival.seq)?.[settleRequest](undefined);
+      this.syncSends.get(arrival.seq)?.req[settleRequest](undefined);
       this.syncSends.delete(arrival.seq);
       return;
     }
@@ -485,6 +511,7 @@ export class Engine {
 
   private onFrame(link: PeerLink, h: FrameHeader, payload: Uint8Array): void {
     const peer = link.peer;
+    this.framesIn++;
     switch (h.kind) {
       case FrameKind.EAGER:
       case FrameKind.COLL_ERROR:
@@ -521,9 +548,9 @@ export class Engine {
         return;
       }
       case FrameKind.SYNC_ACK: {
-        const req = this.syncSends.get(h.seq);
+        const pending = this.syncSends.get(h.seq);
         this.syncSends.delete(h.seq);
-        req?.[settleRequest](undefined);
+        pending?.req[settleRequest](undefined);
         return;
       }
       case FrameKind.CREDIT:
@@ -545,6 +572,7 @@ export class Engine {
   }
 
   private write(link: PeerLink, parts: readonly Uint8Array[], done: QueuedWrite['done']): void {
+    this.framesOut++;
     const socket = link.sendSocket;
     if (socket) {
       writeParts(socket, parts, done);
@@ -576,6 +604,7 @@ export class Engine {
     link.openSockets++;
     const parser = new FrameParser(this.frameSink(link), this.limits);
     const onData = (chunk: Uint8Array) => {
+      this.bytesIn += chunk.length;
       try {
         parser.push(chunk);
       } catch (e) {
@@ -661,16 +690,29 @@ export class Engine {
     return this.contextNames.get(context) ?? `context ${context}`;
   }
 
-  /** What this rank is waiting for, for hang reports. */
+  /** What this rank is waiting for, for hang reports. Collective traffic is summarised by its call. */
   pendingOperations(): PendingOperation[] {
     const now = Date.now();
     const out: PendingOperation[] = [];
+    const collectiveContexts = new Set<number>();
+    for (const c of this.activeCollectives) {
+      collectiveContexts.add(c.context);
+      out.push({ op: c.op, context: c.context, peer: c.root, tag: -1, seconds: (now - c.since) / 1000, awaited: true });
+    }
     for (const [context, q] of this.contexts) {
-      for (const p of q.posted) out.push({ op: 'recv', context, peer: p.source, tag: p.tag, seconds: (now - p.since) / 1000 });
-      for (const w of q.probes ?? []) out.push({ op: 'recv', context, peer: w.source, tag: w.tag, seconds: (now - w.since) / 1000 });
+      if (collectiveContexts.has(context)) continue;
+      for (const p of q.posted) {
+        out.push({ op: 'recv', context, peer: p.source, tag: p.tag, seconds: (now - p.since) / 1000, awaited: p.req[isAwaited] });
+      }
+      for (const w of q.probes ?? []) out.push({ op: 'probe', context, peer: w.source, tag: w.tag, seconds: (now - w.since) / 1000, awaited: true });
     }
     for (const s of this.rendezvousSends.values()) {
-      out.push({ op: 'send', context: s.header.context, peer: s.peer, tag: s.header.tag, seconds: 0 });
+      if (collectiveContexts.has(s.header.context)) continue;
+      out.push({ op: 'send', context: s.header.context, peer: s.peer, tag: s.header.tag, seconds: (now - s.since) / 1000, awaited: s.req[isAwaited] });
+    }
+    for (const [, w] of this.syncSends) {
+      if (collectiveContexts.has(w.context)) continue;
+      out.push({ op: 'ssend', context: w.context, peer: w.peer, tag: w.tag, seconds: (now - w.since) / 1000, awaited: w.req[isAwaited] });
     }
     return out;
   }

@@ -6,6 +6,8 @@ import { holdLoop, releaseLoop } from './liveness.js';
 
 export const settleRequest = Symbol('tsmpi.settleRequest');
 export const failRequest = Symbol('tsmpi.failRequest');
+/** True once the program waits for the request (await, wait, then): a hang report counts it as blocking. */
+export const isAwaited = Symbol('tsmpi.isAwaited');
 
 const PENDING = 0, FULFILLED = 1, REJECTED = 2;
 
@@ -19,6 +21,7 @@ export class Request<T = void> implements PromiseLike<T> {
   /** Set once a wait/test has handed out the result: waitany and friends skip inactive requests. */
   #inactive = false;
   #cancel: (() => boolean) | undefined;
+  #awaited = false;
 
   /** @internal Made by the runtime only. `cancel` tries to withdraw a receive that has not matched. */
   constructor(cancel?: () => boolean) {
@@ -53,6 +56,11 @@ export class Request<T = void> implements PromiseLike<T> {
     this.#reject?.(error);
   }
 
+  /** @internal */
+  get [isAwaited](): boolean {
+    return this.#awaited;
+  }
+
   get done(): boolean {
     return this.#state !== PENDING;
   }
@@ -60,6 +68,7 @@ export class Request<T = void> implements PromiseLike<T> {
   /** Resolves with the result once the operation completes (rejects with its TsmpiError). */
   wait(): Promise<T> {
     this.#inactive = true;
+    this.#awaited = true;
     if (!this.#promise) {
       if (this.#state === FULFILLED) this.#promise = Promise.resolve(this.#value as T);
       else if (this.#state === REJECTED) this.#promise = Promise.reject(this.#error);
@@ -158,6 +167,7 @@ export class Request<T = void> implements PromiseLike<T> {
   }
 
   #waitSettled(callback: () => void): void {
+    this.#awaited = true;
     // Observe settlement without marking the request inactive (waitany decides which one it hands out).
     if (!this.#promise) {
       this.#promise = new Promise<T>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });

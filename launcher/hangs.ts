@@ -1,0 +1,73 @@
+// Hang reports and deadlock detection. tsmpirun asks every live rank what it is doing; a rank busy
+// computing cannot answer (its event loop is busy), which is itself an answer: it is not stuck.
+// A deadlock is declared only when two snapshots taken DEADLOCK_POLL_MS apart agree that every live
+// rank is blocked in communication for at least DEADLOCK_MIN_BLOCKED_S and no rank sent or received
+// anything in between (frame and byte counters unchanged, so no message, not even a large one that
+// is still streaming, is in flight).
+import type { PendingOperationReport, RankState } from '../runtime/control/messages.js';
+
+export const DEADLOCK_POLL_MS = 500;
+export const DEADLOCK_MIN_BLOCKED_S = 1;
+/** How long ranks get to answer a request for their state. */
+export const STATE_REPORT_WAIT_MS = 400;
+
+export type Snapshot = Map<number, RankState>;
+
+function describeOp(rank: number, o: PendingOperationReport): string {
+  const who = o.peer === -1 ? 'any rank' : `rank ${o.peer}`;
+  const seconds = `for ${o.seconds.toFixed(1)} s`;
+  switch (o.op) {
+    case 'recv':
+    case 'probe':
+      return `  rank ${rank}: blocked in ${o.op} on ${o.comm} from ${who}, ${o.tag === -1 ? 'any tag' : `tag ${o.tag}`}, ${seconds}`;
+    case 'send':
+    case 'ssend':
+      return `  rank ${rank}: blocked in ${o.op} on ${o.comm} to ${who}, tag ${o.tag}, ${seconds}`;
+    default:
+      return `  rank ${rank}: blocked in ${o.op} on ${o.comm}${o.peer >= 0 ? ` (root ${o.peer})` : ''}, ${seconds}`;
+  }
+}
+
+export function describeSnapshot(live: readonly number[], snapshot: Snapshot): string {
+  return live.map((rank) => {
+    const state = snapshot.get(rank);
+    if (!state) return `  rank ${rank}: no answer (busy computing, or not in the event loop)`;
+    if (state.ops.length === 0) return `  rank ${rank}: not waiting for any tsmpi operation`;
+    return state.ops.map((o) => describeOp(rank, o)).join('\n');
+  }).join('\n');
+}
+
+/** Every live rank answered, is blocked, and has been so long enough. */
+function allBlocked(live: readonly number[], snapshot: Snapshot): boolean {
+  return live.length > 0 && live.every((rank) => {
+    const s = snapshot.get(rank);
+    return s !== undefined && s.blocked && s.ops.some((o) => o.seconds >= DEADLOCK_MIN_BLOCKED_S);
+  });
+}
+
+function sameCounters(live: readonly number[], a: Snapshot, b: Snapshot): boolean {
+  return live.every((rank) => {
+    const x = a.get(rank), y = b.get(rank);
+    return x !== undefined && y !== undefined && x.framesOut === y.framesOut && x.framesIn === y.framesIn && x.bytesIn === y.bytesIn;
+  });
+}
+
+/** Judges successive snapshots; `observe` returns true when the job is deadlocked. */
+export class DeadlockDetector {
+  private previous: Snapshot | undefined;
+
+  observe(live: readonly number[], snapshot: Snapshot, everyRankAlive: boolean): boolean {
+    const blocked = allBlocked(live, snapshot);
+    const previous = this.previous;
+    this.previous = blocked ? snapshot : undefined;
+    if (!blocked || !previous) return false;
+    if (!sameCounters(live, previous, snapshot)) return false;
+    if (everyRankAlive) {
+      // With every rank reporting, sent and received frames must balance: nothing is in flight.
+      let out = 0, inn = 0;
+      for (const s of snapshot.values()) { out += s.framesOut; inn += s.framesIn; }
+      if (out !== inn) return false;
+    }
+    return true;
+  }
+}

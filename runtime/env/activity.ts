@@ -1,0 +1,27 @@
+// What a rank is doing, as tsmpirun's hang reports and deadlock detection need it. A rank counts as
+// blocked only when the program awaits some communication and nothing of its own (a timer, a file
+// read, a child process) is pending that could wake it: such a rank can only move if a message comes.
+import type { RankState } from '../control/messages.js';
+import type { Engine } from '../p2p/engine.js';
+import { loopHolders } from '../p2p/liveness.js';
+
+/** Resources that never wake a program by themselves: its own stdio pipes and terminals. */
+const IGNORED_RESOURCES = new Set(['PipeWrap', 'TTYWrap']);
+
+function hasOwnActivity(): boolean {
+  let timers = 0;
+  for (const r of process.getActiveResourcesInfo()) {
+    if (IGNORED_RESOURCES.has(r)) continue;
+    if (r === 'Timeout') { timers++; continue; }
+    return true;
+  }
+  // While communication is pending, one timer is the runtime's own keep-alive.
+  return timers > (loopHolders() > 0 ? 1 : 0);
+}
+
+export function rankState(engine: Engine): RankState {
+  const pending = engine.pendingOperations();
+  const ops = pending.map((o) => ({ op: o.op, comm: engine.contextName(o.context), peer: o.peer, tag: o.tag, seconds: o.seconds }));
+  const blocked = pending.some((o) => o.awaited) && !hasOwnActivity();
+  return { ops, blocked, framesOut: engine.framesOut, framesIn: engine.framesIn, bytesIn: engine.bytesIn };
+}
