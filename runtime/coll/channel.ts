@@ -2,6 +2,7 @@
 // collective context, so collective traffic never matches user messages. Every collective call
 // is given its own tag by the communicator (a per-communicator call counter), so calls that
 // overlap in time (not awaited one by one) still pair up correctly.
+import type { TsmpiErrorCode } from '../errors.js';
 import type { TypedArray } from '../wire/dtype.js';
 
 export interface CollChannel {
@@ -15,4 +16,13 @@ export interface CollChannel {
   sendEncoded(parts: readonly Uint8Array[], dest: number, tag: number): Promise<void>;
   /** Receives one object-codec message of unknown size, as its encoded bytes (decode with decodeObject). */
   recvEncoded(source: number, tag: number): Promise<Uint8Array>;
+  /** Object codec (msgpack with out-of-band typed arrays); encode once at a root, forward bytes, decode at leaves. */
+  encode(value: unknown): readonly Uint8Array[];
+  decode(bytes: Uint8Array): unknown;
+  /**
+   * Sends an error marker instead of data: the matching recv/recvEncoded at `dest` (same tag, from this
+   * rank) rejects with a TsmpiError of this code and message. Used so that an error only one rank can see
+   * (e.g. scatter's list length at the root) fails the collective on every rank instead of hanging them.
+   */
+  sendError(code: TsmpiErrorCode, message: string, dest: number, tag: number): Promise<void>;
 }

@@ -2,9 +2,14 @@
 // arguments at the call, before anything is sent, and then hands the work to the engine (point-to-
 // point, on the communicator's context) or to coll/ (collectives, on the hidden collective context
 // next to it, so the two never match each other).
-import { ANY_SOURCE, ANY_TAG, PROC_NULL, TAG_UB } from '../constants.js';
+import { ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, TAG_UB, type InPlace } from '../constants.js';
 import { tsmpiError, type TsmpiErrorCode } from '../errors.js';
+import * as coll from '../coll/api.js';
 import type { CollChannel } from '../coll/channel.js';
+import { BAND, SUM, type OpLike } from '../coll/ops.js';
+import type { CartComm } from './cart.js';
+import { ContextIds } from './context-ids.js';
+import { checkSplitArgs, planSplit } from './split-plan.js';
 import { decodeObject, encodeObject } from '../p2p/codec.js';
 import type { Engine, RankMap } from '../p2p/engine.js';
 import { failRequest, Request, settleRequest } from '../p2p/request.js';
@@ -27,16 +32,29 @@ function rejecting<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export interface CommInit {
+/** What every communicator of a process shares. */
+export interface CommShared {
   engine: Engine;
+  /** Ends the whole job with an exit code (through tsmpirun or the PMI launcher when there is one). */
+  abortJob: (errorcode: number) => never;
+  contextIds: ContextIds;
+}
+
+export interface CommInit {
+  shared: CommShared;
   /** Point-to-point context; the collective context is context + 1. */
   context: number;
   /** World rank of each member, in communicator rank order. */
   members: Int32Array;
   name: string;
-  /** Ends the whole job with an exit code (through tsmpirun or the PMI launcher when there is one). */
-  abortJob: (errorcode: number) => never;
 }
+
+export function newCommShared(engine: Engine, abortJob: (errorcode: number) => never): CommShared {
+  return { engine, abortJob, contextIds: new ContextIds() };
+}
+
+/** A typed buffer with per-rank element counts and optional displacements (v-variants). */
+export type VectorSpec = coll.VectorSpec;
 
 export class Comm {
   readonly rank: number;
@@ -49,24 +67,24 @@ export class Comm {
   #freed = false;
   #name: string;
   /** @internal */ protected readonly channel: CollChannel;
-  /** @internal */ protected readonly abortJob: (errorcode: number) => never;
+  /** @internal */ readonly shared: CommShared;
 
   /** @internal Communicators are made by the runtime (COMM_WORLD, dup, split, createCart). */
   constructor(init: CommInit) {
-    this.engine = init.engine;
+    this.shared = init.shared;
+    this.engine = init.shared.engine;
     this.context = init.context;
     this.members = init.members;
     this.size = init.members.length;
     this.#name = init.name;
-    this.abortJob = init.abortJob;
-    const me = init.members.indexOf(init.engine.rank);
+    const me = init.members.indexOf(this.engine.rank);
     this.rank = me;
-    let identity = init.members.length === init.engine.size;
+    let identity = init.members.length === this.engine.size;
     for (let i = 0; identity && i < init.members.length; i++) identity = init.members[i] === i;
     if (identity) {
       this.#ranks = null;
     } else {
-      const map = new Int32Array(init.engine.size).fill(-1);
+      const map = new Int32Array(this.engine.size).fill(-1);
       init.members.forEach((world, r) => { map[world] = r; });
       this.#ranks = map;
     }
@@ -262,13 +280,59 @@ export class Comm {
   /** Ends the whole job (every rank of COMM_WORLD); tsmpirun exits with `errorcode`. */
   abort(errorcode = 1): never {
     const code = Number.isInteger(errorcode) ? errorcode : 1;
-    return this.abortJob(code);
+    return this.shared.abortJob(code);
   }
 
   /** Marks this communicator unusable; later calls on it fail with TSMPI_ERR_COMM. */
   free(): void {
     this.checkUsable();
+    if (this.context === 0 || this.context === 2) throw tsmpiError('TSMPI_ERR_COMM', `${this.#name} cannot be freed`);
     this.#freed = true;
+    this.shared.contextIds.release(this.context >> 1);
+  }
+
+  /** A new communicator with the same members and a context of its own. */
+  async dup(): Promise<Comm> {
+    this.checkUsable();
+    const slot = await this.#agreeContext(true);
+    return new Comm({ shared: this.shared, context: slot * 2, members: this.members, name: `${this.#name}.dup` });
+  }
+
+  /** Ranks giving the same colour form a new communicator, ordered by key then rank; UNDEFINED gives null. */
+  async split(color: number, key: number = this.rank): Promise<Comm | null> {
+    const plan = await this.planSplit(color, key);
+    return plan && new Comm({ shared: this.shared, context: plan.context, members: plan.members, name: `${this.#name}.split(${color})` });
+  }
+
+  /** @internal split's agreement: who is in my new communicator, and its context. */
+  async planSplit(color: number, key: number): Promise<{ members: Int32Array; context: number } | null> {
+    this.checkUsable();
+    checkSplitArgs(color, key);
+    const entries = await this.allgather<[number, number]>([color, key]);
+    const plan = planSplit(entries.map(([c, k]) => ({ color: c, key: k })), this.rank);
+    const slot = await this.#agreeContext(plan !== null);
+    if (!plan) return null;
+    return { members: Int32Array.from(plan.members, (r) => this.members[r]!), context: slot * 2 };
+  }
+
+  /** A Cartesian topology over the first prod(dims) ranks; the others get null. */
+  async createCart(dims: readonly number[], periods?: readonly (boolean | 0 | 1)[], reorder = false): Promise<CartComm | null> {
+    this.checkUsable();
+    const { makeCart } = await import('./cart.js');
+    return makeCart(this, dims, periods, reorder);
+  }
+
+  /** Agrees a context slot with every member; `take` false: take part without joining (split's UNDEFINED). */
+  #agreeContext(take: boolean): Promise<number> {
+    const ids = this.shared.contextIds;
+    return ids.serialize(async () => {
+      const common = ids.offer();
+      await this.Allreduce(IN_PLACE, common, BAND);
+      const slot = ContextIds.lowest(common);
+      if (slot < 0) throw tsmpiError('TSMPI_ERR_COMM', 'no free context id left on every member (too many communicators alive)');
+      if (take) ids.take(slot);
+      return slot;
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -280,6 +344,79 @@ export class Comm {
     const tag = this.#collTag;
     this.#collTag = (this.#collTag + 1) & TAG_UB;
     return tag;
+  }
+
+  /** Runs one collective call with its own tag, listed for hang reports while it runs. */
+  #collective<R>(op: string, root: number, run: (tag: number) => Promise<R>): Promise<R> {
+    return rejecting(() => {
+      const tag = this.nextCollTag();
+      const active = { op, context: this.context + 1, root, tag, since: Date.now() };
+      const set = this.engine.activeCollectives;
+      set.add(active);
+      return run(tag).finally(() => set.delete(active));
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Collectives, objects
+
+  barrier(): Promise<void> { return this.#collective('barrier', -1, (t) => coll.barrier(this.channel, t)); }
+  bcast<T>(obj: T, root = 0): Promise<T> { return this.#collective('bcast', root, (t) => coll.bcast<T>(this.channel, obj, root, t)); }
+  scatter<T>(objs: readonly T[] | undefined, root = 0): Promise<T> { return this.#collective('scatter', root, (t) => coll.scatter<T>(this.channel, objs, root, t)); }
+  gather<T>(obj: T, root = 0): Promise<T[] | undefined> { return this.#collective('gather', root, (t) => coll.gather<T>(this.channel, obj, root, t)); }
+  allgather<T>(obj: T): Promise<T[]> { return this.#collective('allgather', -1, (t) => coll.allgather<T>(this.channel, obj, t)); }
+  alltoall<T>(objs: readonly T[]): Promise<T[]> { return this.#collective('alltoall', -1, (t) => coll.alltoall<T>(this.channel, objs, t)); }
+  reduce<T>(obj: T, op: OpLike = SUM, root = 0): Promise<T | undefined> { return this.#collective('reduce', root, (t) => coll.reduce<T>(this.channel, obj, op, root, t)); }
+  allreduce<T>(obj: T, op: OpLike = SUM): Promise<T> { return this.#collective('allreduce', -1, (t) => coll.allreduce<T>(this.channel, obj, op, t)); }
+  scan<T>(obj: T, op: OpLike = SUM): Promise<T> { return this.#collective('scan', -1, (t) => coll.scan<T>(this.channel, obj, op, t)); }
+  exscan<T>(obj: T, op: OpLike = SUM): Promise<T | undefined> { return this.#collective('exscan', -1, (t) => coll.exscan<T>(this.channel, obj, op, t)); }
+
+  // ---------------------------------------------------------------------------------------------
+  // Collectives, typed arrays
+
+  Barrier(): Promise<void> { return this.#collective('Barrier', -1, (t) => coll.Barrier(this.channel, t)); }
+  Bcast(buf: TypedArray, root = 0): Promise<void> { return this.#collective('Bcast', root, (t) => coll.Bcast(this.channel, buf, root, t)); }
+  Scatter(sendbuf: TypedArray | null | undefined, recvbuf: TypedArray | InPlace, root = 0): Promise<void> {
+    return this.#collective('Scatter', root, (t) => coll.Scatter(this.channel, sendbuf, recvbuf, root, t));
+  }
+  Gather(sendbuf: TypedArray | InPlace, recvbuf: TypedArray | null | undefined, root = 0): Promise<void> {
+    return this.#collective('Gather', root, (t) => coll.Gather(this.channel, sendbuf, recvbuf, root, t));
+  }
+  Allgather(sendbuf: TypedArray | InPlace, recvbuf: TypedArray): Promise<void> {
+    return this.#collective('Allgather', -1, (t) => coll.Allgather(this.channel, sendbuf, recvbuf, t));
+  }
+  Alltoall(sendbuf: TypedArray | InPlace, recvbuf: TypedArray): Promise<void> {
+    return this.#collective('Alltoall', -1, (t) => coll.Alltoall(this.channel, sendbuf, recvbuf, t));
+  }
+  Reduce(sendbuf: TypedArray | InPlace, recvbuf: TypedArray | null | undefined, op: OpLike = SUM, root = 0): Promise<void> {
+    return this.#collective('Reduce', root, (t) => coll.Reduce(this.channel, sendbuf, recvbuf, op, root, t));
+  }
+  Allreduce(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike = SUM): Promise<void> {
+    return this.#collective('Allreduce', -1, (t) => coll.Allreduce(this.channel, sendbuf, recvbuf, op, t));
+  }
+  Scan(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike = SUM): Promise<void> {
+    return this.#collective('Scan', -1, (t) => coll.Scan(this.channel, sendbuf, recvbuf, op, t));
+  }
+  Exscan(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike = SUM): Promise<void> {
+    return this.#collective('Exscan', -1, (t) => coll.Exscan(this.channel, sendbuf, recvbuf, op, t));
+  }
+  Reduce_scatter_block(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike = SUM): Promise<void> {
+    return this.#collective('Reduce_scatter_block', -1, (t) => coll.Reduce_scatter_block(this.channel, sendbuf, recvbuf, op, t));
+  }
+  Reduce_scatter(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, recvcounts?: ArrayLike<number>, op: OpLike = SUM): Promise<void> {
+    return this.#collective('Reduce_scatter', -1, (t) => coll.Reduce_scatter(this.channel, sendbuf, recvbuf, recvcounts, op, t));
+  }
+  Scatterv(sendspec: VectorSpec | null | undefined, recvbuf: TypedArray | InPlace, root = 0): Promise<void> {
+    return this.#collective('Scatterv', root, (t) => coll.Scatterv(this.channel, sendspec, recvbuf, root, t));
+  }
+  Gatherv(sendbuf: TypedArray | InPlace, recvspec: VectorSpec | null | undefined, root = 0): Promise<void> {
+    return this.#collective('Gatherv', root, (t) => coll.Gatherv(this.channel, sendbuf, recvspec, root, t));
+  }
+  Allgatherv(sendbuf: TypedArray | InPlace, recvspec: VectorSpec): Promise<void> {
+    return this.#collective('Allgatherv', -1, (t) => coll.Allgatherv(this.channel, sendbuf, recvspec, t));
+  }
+  Alltoallv(sendspec: VectorSpec | InPlace, recvspec: VectorSpec): Promise<void> {
+    return this.#collective('Alltoallv', -1, (t) => coll.Alltoallv(this.channel, sendspec, recvspec, t));
   }
 
   #makeChannel(): CollChannel {

@@ -1,0 +1,94 @@
+// Point-to-point steps every algorithm uses, and the failure relay that keeps a collective from
+// hanging when only some ranks fail.
+//
+// Why a relay: an error only one rank can see (a bad list at scatter's root, a buffer of the wrong
+// size on one rank, an op that cannot combine what arrived) would otherwise leave every rank that
+// waits for that rank's next message waiting forever. So when a rank fails inside a collective, it
+// sends an error marker to every rank the algorithm makes it send to (its "out-peers"); a rank whose
+// receive gets a marker fails with that error and relays it to its own out-peers in turn. Every
+// waiting rank waits on some out-peer edge, so the failure reaches all of them. A marker to a peer
+// that had already received everything it needed from us is never matched; it costs one small
+// message, on the failure path only (the call's tag is never reused).
+import { isTsmpiError, tsmpiError, type TsmpiError, type TsmpiErrorCode } from '../errors.js';
+import { dtypeName, dtypeOf, type TypedArray } from '../wire/dtype.js';
+import type { CollChannel } from './channel.js';
+
+/**
+ * Runs one rank's part of an algorithm. If it fails (or `failure` is already known, e.g. a bad
+ * argument found at the call), sends the error to `outPeers` and rejects with it.
+ */
+export async function relayFailures<T>(
+  ch: CollChannel,
+  tag: number,
+  outPeers: Iterable<number>,
+  failure: TsmpiError | undefined,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    if (failure) throw failure;
+    return await body();
+  } catch (err) {
+    const code: TsmpiErrorCode = isTsmpiError(err) ? err.code : 'TSMPI_ERR_INTERN';
+    const message = messageOf(err, code);
+    const targets = [...new Set(outPeers)].filter((peer) => peer !== ch.rank);
+    await Promise.allSettled(targets.map((peer) => ch.sendError(code, message, peer, tag)));
+    throw isTsmpiError(err) ? err : tsmpiError('TSMPI_ERR_INTERN', message, err);
+  }
+}
+
+/** The error's text without the `CODE: ` prefix TsmpiError adds, so relaying does not stack prefixes. */
+function messageOf(err: unknown, code: TsmpiErrorCode): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.startsWith(`${code}: `) ? text.slice(code.length + 2) : text;
+}
+
+/** Typed receive that must fill `buf` exactly: a shorter message means the ranks disagree on a size. */
+export async function recvExact(ch: CollChannel, buf: TypedArray, source: number, tag: number): Promise<void> {
+  const count = await ch.recv(buf, source, tag);
+  if (count !== buf.length) {
+    throw tsmpiError(
+      'TSMPI_ERR_COUNT',
+      `expected ${buf.length} ${dtypeName(dtypeOf(buf))} elements from rank ${source}, got ${count}`,
+    );
+  }
+}
+
+/** Sends `out` to `dest` while receiving exactly `into.length` elements from `source` (a sendrecv). */
+export async function exchange(
+  ch: CollChannel,
+  out: TypedArray,
+  dest: number,
+  into: TypedArray,
+  source: number,
+  tag: number,
+): Promise<void> {
+  await Promise.all([ch.send(out, dest, tag), recvExact(ch, into, source, tag)]);
+}
+
+/** One encoded object, as the single byte string a blob store or decode wants. */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Sends a value through the object codec. */
+export function sendObject(ch: CollChannel, value: unknown, dest: number, tag: number): Promise<void> {
+  return ch.sendEncoded(ch.encode(value), dest, tag);
+}
+
+export async function recvObject(ch: CollChannel, source: number, tag: number): Promise<unknown> {
+  return ch.decode(await ch.recvEncoded(source, tag));
+}
+
+/** An independent copy made by the codec, i.e. exactly what another rank would receive. */
+export function codecCopy<T>(ch: CollChannel, value: T): T {
+  return ch.decode(joinParts(ch.encode(value))) as T;
+}
