@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { RankState } from '../runtime/control/messages.js';
 import { ControlServer } from './control/server.js';
 import type { LaunchOptions } from './options.js';
@@ -20,6 +20,21 @@ const LAST_WORDS_WAIT_MS = 200;
 
 export class UsageError extends Error {}
 
+/**
+ * Removes the job directory if tsmpirun dies without doing so itself (SIGKILL): a detached shell
+ * waits for the end of a pipe only tsmpirun holds. On a normal end tsmpirun removes the directory
+ * and stops the reaper by its PID.
+ */
+function startJobDirReaper(jobDir: string): ChildProcess {
+  const reaper = spawn('/bin/sh', ['-c', 'cat >/dev/null; rm -rf -- "$0"', jobDir], {
+    stdio: ['pipe', 'ignore', 'ignore'], detached: true,
+  });
+  reaper.on('error', () => {});
+  reaper.unref();
+  (reaper.stdin as unknown as { unref?(): void } | null)?.unref?.();
+  return reaper;
+}
+
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -31,7 +46,11 @@ export async function runJob(options: LaunchOptions): Promise<number> {
     throw new UsageError(`${np} ranks requested but the hosts have ${slots} slots (use --oversubscribe to allow more ranks than slots)`);
   }
   const jobDir = mkdtempSync(join(tmpdir(), 'tsmpi-'));
-  let removeJobDir = () => rmSync(jobDir, { recursive: true, force: true });
+  const reaper = startJobDirReaper(jobDir);
+  let removeJobDir = () => {
+    rmSync(jobDir, { recursive: true, force: true });
+    reaper.kill('SIGKILL');
+  };
   try {
     const bundle = join(jobDir, 'main.mjs');
     try {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { tmpdir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Message, Plugin, PluginBuild } from 'esbuild';
@@ -16,7 +16,7 @@ import type { Message, Plugin, PluginBuild } from 'esbuild';
 export const RUNTIME_ENTRY = fileURLToPath(new URL('../runtime/index.js', import.meta.url));
 
 /** Bundles are reused across jobs while every input file keeps its size and modification time. */
-const CACHE_DIR = join(tmpdir(), `tsmpi-bundles-${userInfo().uid}`);
+const CACHE_DIR = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsmpi', 'bundles');
 
 interface CacheManifest {
   runtime: string;
