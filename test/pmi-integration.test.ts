@@ -1,0 +1,273 @@
+// Ranks started by real PMI launchers, no tsmpirun: `srun --mpi=pmi2` on a single-node Slurm that this
+// file starts (test/infra/slurm.sh) and MPICH's `mpiexec.hydra` (test/infra/mpich.sh), each rank running
+// test/fixtures/pmi/driver.mjs on the built client (dist/runtime/env/pmi.js): put addr-<rank>, fence, get
+// every other rank's, finalize, end by itself. Both dialects under both launchers, a value long enough to
+// be split across keys, Hydra's -pmi-port mode, and an aborting rank that must make the launcher end the
+// job: Hydra exits with the code given to abort (7), srun SIGKILLs the step and exits 137.
+//
+// Hydra's control port listens on every interface (no option changes that), so mpiexec runs inside a
+// private network namespace with only loopback up. Slurm is configured to listen on 127.0.0.1 only.
+//
+// Needs root (apt-get install, starting munged/slurmctld/slurmd); without it the tests fail with a message
+// saying so rather than being skipped. No process started here outlives the file: afterAll stops Slurm
+// (unless another test file still holds it, see slurm.sh) and kills any stray driver by PID.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DRIVER = join(REPO, 'test', 'fixtures', 'pmi', 'driver.mjs');
+const BUILT_CLIENT = join(REPO, 'dist', 'runtime', 'env', 'pmi.js');
+const SLURM_SH = join(REPO, 'test', 'infra', 'slurm.sh');
+const MPICH_SH = join(REPO, 'test', 'infra', 'mpich.sh');
+/** A fresh machine installs packages first (apt-get update + about 15 MB of .debs). */
+const SETUP_TIMEOUT_MS = 300_000;
+/** One launcher run; a healthy one takes well under a second. */
+const RUN_TIMEOUT_MS = 60_000;
+/** The abort driver's survivors wait 30 s before giving up; a launcher that honours abort ends far sooner. */
+const ABORT_DEADLINE_MS = 20_000;
+
+/** How long a launcher's helpers and ranks (Hydra's proxies end theirs a little after mpiexec exits) may
+ *  outlive it before they count as left behind. */
+const GROUP_EXIT_GRACE_MS = 5_000;
+
+interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  /** A process of the launcher's group, or a driver rank, was still alive GROUP_EXIT_GRACE_MS after the
+   *  launcher exited (it has been SIGKILLed since). */
+  leftBehind: boolean;
+}
+
+interface ProcInfo {
+  pid: number;
+  pgid: number;
+  cmdline: string;
+}
+
+/** Live (non-zombie) processes, read from /proc. Zombies are skipped: a launcher's orphaned children are
+ *  reaped by PID 1 in its own time, and a zombie runs nothing. */
+function liveProcesses(): ProcInfo[] {
+  const found: ProcInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      // "pid (comm) state ppid pgrp …": comm may contain spaces and parentheses, so parse after the last ')'.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z' || state === 'X') continue;
+      found.push({ pid: Number(entry), pgid: Number(pgrp), cmdline: readFileSync(`/proc/${entry}/cmdline`, 'latin1') });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/** Ranks a launcher failed to end: processes running the driver. */
+function strayDrivers(): number[] {
+  return liveProcesses().filter((p) => p.cmdline.includes(DRIVER)).map((p) => p.pid);
+}
+
+/** After a launcher exits, waits for its process group and every driver rank to be gone (Hydra's proxies
+ *  run in sessions of their own and end their ranks a little after mpiexec exits); SIGKILLs by PID what
+ *  is still there after the grace period and reports that. */
+async function reapAfter(pgid: number): Promise<boolean> {
+  const deadline = performance.now() + GROUP_EXIT_GRACE_MS;
+  for (;;) {
+    const left = liveProcesses().filter((p) => p.pgid === pgid || p.cmdline.includes(DRIVER));
+    if (left.length === 0) return false;
+    if (performance.now() > deadline) {
+      for (const p of left) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // exited meanwhile
+        }
+      }
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs a launcher in its own process group; on timeout the group gets SIGTERM (srun then cancels its
+ *  step), then SIGKILL after 3 s. Resolves once the whole group is gone, not just the launcher. */
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const started = performance.now();
+  return new Promise((resolvePromise) => {
+    const child = spawn(command, args, {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const killGroup = (signal: NodeJS.Signals): void => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      stderr += `\n[test] timed out after ${RUN_TIMEOUT_MS} ms; killing process group ${child.pid}\n`;
+      killGroup('SIGTERM');
+      setTimeout(() => killGroup('SIGKILL'), 3_000).unref();
+    }, RUN_TIMEOUT_MS);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      const ms = performance.now() - started;
+      void reapAfter(child.pid!).then((leftBehind) => resolvePromise({ status, signal, stdout, stderr, ms, leftBehind }));
+    });
+  });
+}
+
+function describeRun(r: RunResult): string {
+  return `exit ${r.status}${r.signal ? ` (signal ${r.signal})` : ''} after ${r.ms.toFixed(0)} ms${r.leftBehind ? ', processes left behind' : ''}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+}
+
+/** Runs an infra script synchronously; a failure becomes an error carrying the script's own message. */
+function infra(script: string, args: string[]): string {
+  const result = spawnSync('bash', [script, ...args], { cwd: REPO, encoding: 'utf8', timeout: SETUP_TIMEOUT_MS });
+  if (result.status !== 0) {
+    throw new Error(`bash ${script} ${args.join(' ')} failed (exit ${result.status}${result.signal ? `, ${result.signal}` : ''}):\n${result.stderr}${result.stdout}`);
+  }
+  return result.stdout;
+}
+
+function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error('PMI integration tests need root: they install Debian packages (slurm-wlm, munge, mpich) and start munged/slurmctld/slurmd. Run the tests as root (CI does).');
+  }
+}
+
+/** The driver imports the built client; build when dist is missing or older than the sources. Other
+ *  files of the tree may not type-check while they are being written, and tsc still emits then, so the
+ *  check is that the client's output is fresh, not tsc's exit status (CI type-checks separately). */
+function ensureBuilt(): void {
+  const sources = ['runtime/env/pmi.ts', 'runtime/errors.ts'].map((f) => statSync(join(REPO, f)).mtimeMs);
+  const fresh = (): boolean => existsSync(BUILT_CLIENT) && statSync(BUILT_CLIENT).mtimeMs >= Math.max(...sources);
+  if (fresh()) return;
+  const tsc = spawnSync('npx', ['tsc', '-p', '.'], { cwd: REPO, encoding: 'utf8', timeout: SETUP_TIMEOUT_MS });
+  if (!fresh()) throw new Error(`npx tsc -p . did not produce ${BUILT_CLIENT}:\n${tsc.stdout}${tsc.stderr}`);
+}
+
+function killStrayDrivers(): number[] {
+  const pids = strayDrivers();
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Checks the four ranks' lines: each rank once, every other rank's value read back. */
+function expectExchange(r: RunResult, dialect: 'pmi1' | 'pmi2'): void {
+  expect(r.status, describeRun(r)).toBe(0);
+  const lines = r.stdout.split('\n').filter((line) => line.startsWith('rank '));
+  const ranks = lines.map((line) => {
+    expect(line, describeRun(r)).toMatch(new RegExp(`^rank \\d/4 ${dialect} got 3/3 missing=undefined [\\d.]+ms$`));
+    return Number(line.slice(5, 6));
+  });
+  expect(ranks.sort(), describeRun(r)).toEqual([0, 1, 2, 3]);
+}
+
+function report(what: string, r: RunResult): void {
+  console.log(`[pmi-integration] ${what}: exit ${r.status}, ${r.ms.toFixed(0)} ms`);
+  expect(r.leftBehind, `${what} left processes running ${GROUP_EXIT_GRACE_MS} ms after exiting`).toBe(false);
+}
+
+describe('srun --mpi=pmi2 on a single-node Slurm', () => {
+  beforeAll(() => {
+    requireRoot();
+    ensureBuilt();
+    infra(SLURM_SH, ['up', '--holder', String(process.pid)]);
+  }, SETUP_TIMEOUT_MS);
+
+  afterAll(() => {
+    const stray = killStrayDrivers();
+    infra(SLURM_SH, ['down', '--holder', String(process.pid)]);
+    expect(stray, 'driver processes left running after srun').toEqual([]);
+  }, SETUP_TIMEOUT_MS);
+
+  // -O (overcommit) and --immediate: never queue behind another test's job; fail instead of waiting.
+  const srun = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> =>
+    run('srun', ['--mpi=pmi2', '-n', '4', '-O', '--immediate=30', 'node', DRIVER, ...args], env);
+
+  it.each(['pmi1', 'pmi2'] as const)('exchanges addresses (%s)', async (dialect) => {
+    const r = await srun([], { TSMPI_PMI: dialect });
+    report(`srun ${dialect} exchange`, r);
+    expectExchange(r, dialect);
+  });
+
+  it('defaults to PMI-1 and splits a long value across keys', async () => {
+    const r = await srun(['long']);
+    report('srun default long', r);
+    expectExchange(r, 'pmi1');
+  });
+
+  it.each(['pmi1', 'pmi2'] as const)('an aborting rank ends the step: srun exits 137 (%s)', async (dialect) => {
+    const r = await srun(['abort'], { TSMPI_PMI: dialect });
+    report(`srun ${dialect} abort`, r);
+    expect(r.stdout, describeRun(r)).toContain('rank 1/4 aborting');
+    expect(r.stdout, describeRun(r)).not.toContain('UNEXPECTEDLY');
+    expect(r.ms, describeRun(r)).toBeLessThan(ABORT_DEADLINE_MS);
+    // Slurm's PMI abort kills every task with SIGKILL and srun reports 128+9; the code given to abort
+    // only shows in srun's message for the aborting task, which exits with it before the kill lands.
+    expect(r.status, describeRun(r)).toBe(137);
+    expect(r.stderr, describeRun(r)).toMatch(/Killed/);
+  });
+});
+
+describe('mpiexec.hydra inside unshare --net', () => {
+  beforeAll(() => {
+    requireRoot();
+    ensureBuilt();
+    infra(MPICH_SH, []);
+  }, SETUP_TIMEOUT_MS);
+
+  afterAll(() => {
+    expect(killStrayDrivers(), 'driver processes left running after mpiexec').toEqual([]);
+  });
+
+  // -launcher fork: inside a Slurm allocation (SLURM_JOB_ID in the environment) Hydra would otherwise
+  // start its proxies through srun; this test is about Hydra's own PMI server on one host.
+  const hydra = (hydraArgs: string[], driverArgs: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> =>
+    run('unshare', [
+      '--net', 'sh', '-c', 'ip link set lo up && exec mpiexec.hydra "$@"', 'sh',
+      '-launcher', 'fork', ...hydraArgs, '-n', '4', 'node', DRIVER, ...driverArgs,
+    ], env);
+
+  it.each(['pmi1', 'pmi2'] as const)('exchanges addresses (%s)', async (dialect) => {
+    const r = await hydra([], [], { TSMPI_PMI: dialect });
+    report(`hydra ${dialect} exchange`, r);
+    expectExchange(r, dialect);
+  });
+
+  it.each(['pmi1', 'pmi2'] as const)('-pmi-port mode (PMI_PORT + PMI_ID) with a long value (%s)', async (dialect) => {
+    const r = await hydra(['-pmi-port'], ['long'], { TSMPI_PMI: dialect });
+    report(`hydra -pmi-port ${dialect} long`, r);
+    expectExchange(r, dialect);
+  });
+
+  it.each(['pmi1', 'pmi2'] as const)('an aborting rank ends the job with its exit code 7 (%s)', async (dialect) => {
+    const r = await hydra([], ['abort'], { TSMPI_PMI: dialect });
+    report(`hydra ${dialect} abort`, r);
+    expect(r.stdout, describeRun(r)).toContain('rank 1/4 aborting');
+    expect(r.stdout, describeRun(r)).not.toContain('UNEXPECTEDLY');
+    expect(r.ms, describeRun(r)).toBeLessThan(ABORT_DEADLINE_MS);
+    expect(r.status, describeRun(r)).toBe(7);
+  });
+});
