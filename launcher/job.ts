@@ -49,7 +49,8 @@ export async function runJob(options: LaunchOptions): Promise<number> {
   const reaper = startJobDirReaper(jobDir);
   let removeJobDir = () => {
     rmSync(jobDir, { recursive: true, force: true });
-    reaper.kill('SIGKILL');
+    // The reaper leads its own process group (detached): end the shell and its cat together.
+    try { if (reaper.pid) process.kill(-reaper.pid, 'SIGKILL'); } catch { /* already gone */ }
   };
   try {
     const bundle = join(jobDir, 'main.mjs');

@@ -20,10 +20,11 @@ import type net from 'node:net';
 import { ANY_SOURCE, PROC_NULL } from '../constants.js';
 import { tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
 import { ContextQueues, type Envelope, type Pattern } from '../match/queues.js';
+import type { Connection, ConnectionReader } from '../transport/connection.js';
 import { Transport, type ListenSpec } from '../transport/transport.js';
 import { DTYPE_CONSTRUCTORS, DTYPE_OBJECT, bytesOf, dtypeName, type TypedArray } from '../wire/dtype.js';
-import { FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeader, type FrameHeader } from '../wire/header.js';
-import { FrameParser, type FrameSink } from '../wire/parser.js';
+import { FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeader, writeHeaderFields, type FrameHeader } from '../wire/header.js';
+import { FrameParser } from '../wire/parser.js';
 import { decodeObject, encodeObject } from './codec.js';
 import { failRequest, isAwaited, Request, settleRequest } from './request.js';
 import { Status } from './status.js';
@@ -58,8 +59,8 @@ interface Arrival extends Envelope {
   readonly kind: number; // EAGER, RTS or COLL_ERROR
   readonly dtype: number;
   readonly length: number;
-  /** Owned copy of an eager payload. */
-  readonly payload: Uint8Array | undefined;
+  /** Eager payload: owned by this rank, except while `deliver` runs for a receive matched at the header. */
+  payload: Uint8Array | undefined;
   readonly seq: number;
   readonly sync: boolean;
 }
@@ -137,13 +138,22 @@ function totalLength(parts: readonly Uint8Array[]): number {
   return n;
 }
 
-/** A copy of a transient view in memory this rank owns (8-aligned when large, for typed views). */
+/** Memory this rank owns for a payload, 8-aligned (pool slices are 8-aligned too), for typed views. */
+function ownedBuffer(length: number): Uint8Array {
+  return length <= 4096 ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length);
+}
+
+/** A copy of a transient view in memory this rank owns. */
 function ownedCopy(view: Uint8Array): Uint8Array {
-  if (view.length <= 4096) return Buffer.from(view);
-  const copy = Buffer.allocUnsafeSlow(view.length);
+  const copy = ownedBuffer(view.length);
   copy.set(view);
   return copy;
 }
+
+/** Payloads of at least this many bytes still to come are read by the socket straight into their destination. */
+const DIRECT_READ_MIN_BYTES = 16 * 1024;
+/** One direct read asks for at most this much. */
+const DIRECT_READ_MAX_BYTES = 1 << 30;
 
 export interface PendingOperation {
   op: string;
@@ -195,7 +205,7 @@ export class Engine {
     this.links = new Array(opts.size);
     if (opts.size > 1) {
       this.transport = new Transport(opts.rank, opts.size, opts.secret, {
-        onConnection: (peer, socket, leftover, outgoing) => this.adoptSocket(peer, socket, leftover, outgoing),
+        onConnection: (peer, conn) => this.adoptConnection(peer, conn),
         onConnectFailed: (peer, error) => this.linkLost(this.link(peer),
           tsmpiError('TSMPI_ERR_PEER_LOST', `cannot connect to rank ${peer}: ${error.message}`, error)),
       });
@@ -237,7 +247,7 @@ export class Engine {
       return Request.completed<void>(undefined);
     }
     const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-    writeHeader(frame, 0, headerOf(FrameKind.COLL_ERROR, 0, context, tag, 0, payload.length));
+    writeHeaderFields(frame, 0, FrameKind.COLL_ERROR, 0, 0, context, tag, 0, payload.length, 0, 0);
     frame.set(payload, HEADER_BYTES);
     this.messagesSent++;
     this.write(this.link(dest), [frame], undefined);
@@ -256,11 +266,11 @@ export class Engine {
       link.credit -= creditCost(length);
       const seq = sync ? this.nextSeq++ : 0;
       const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
-      writeHeader(frame, 0, headerOf(FrameKind.EAGER, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0));
-      let off = HEADER_BYTES;
-      for (const p of parts) { frame.set(p, off); off += p.length; }
+      writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, 0, 0);
+      if (parts.length === 1) frame.set(parts[0]!, HEADER_BYTES);
+      else { let off = HEADER_BYTES; for (const p of parts) { frame.set(p, off); off += p.length; } }
+      if (!sync) return this.writeEager(link, frame);
       this.write(link, [frame], undefined);
-      if (!sync) return Request.completed<void>(undefined);
       const req = new Request<void>();
       this.syncSends.set(seq, { req, context, peer: dest, tag, since: Date.now() });
       return req;
@@ -326,7 +336,7 @@ export class Engine {
     });
     posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context };
     if (arrival) {
-      this.deliver(posted, arrival, context);
+      this.deliver(posted, arrival, context, false);
       return req;
     }
     if (source !== ANY_SOURCE && source !== this.rank) {
@@ -372,9 +382,14 @@ export class Engine {
     const queues = this.queues(context);
     const posted = queues.takePosted(arrival);
     if (posted) {
-      this.deliver(posted, arrival, context);
+      this.deliver(posted, arrival, context, false);
       return;
     }
+    this.queueUnexpected(queues, source, arrival);
+  }
+
+  /** Keeps an arrival no receive wanted yet, and wakes the probes it satisfies. */
+  private queueUnexpected(queues: ContextQueuesWithProbes, source: number, arrival: Arrival): void {
     queues.unexpected.push(arrival);
     const probes = queues.probes;
     if (probes && probes.length > 0) {
@@ -389,7 +404,8 @@ export class Engine {
     }
   }
 
-  private deliver(posted: PostedRecv, arrival: Arrival, context: number): void {
+  /** `inPlace`: an eager payload the parser already wrote into the posted buffer (or into owned memory). */
+  private deliver(posted: PostedRecv, arrival: Arrival, context: number, inPlace: boolean): void {
     const { req } = posted;
     if (arrival.kind === FrameKind.COLL_ERROR) {
       req[failRequest](decodeErrorMarker(arrival.payload!));
@@ -404,7 +420,7 @@ export class Engine {
       const payload = arrival.payload!;
       switch (posted.want) {
         case Want.Typed:
-          bytesOf(posted.buf!).set(payload);
+          if (!inPlace) bytesOf(posted.buf!).set(payload);
           return req[settleRequest](status);
         case Want.Object:
           return this.settleDecoded(req, payload, status);
@@ -455,6 +471,11 @@ export class Engine {
   }
 
   private checkFit(posted: PostedRecv, arrival: Arrival): TsmpiError | undefined {
+    if (posted.want !== Want.Typed) {
+      if (arrival.dtype === DTYPE_OBJECT) return undefined;
+    } else if (arrival.dtype === posted.dtype && arrival.length <= posted.buf!.byteLength) {
+      return undefined;
+    }
     const from = `message from rank ${posted.ranks ? posted.ranks[arrival.source] : arrival.source} (tag ${arrival.tag})`;
     if (posted.want !== Want.Typed) {
       if (arrival.dtype !== DTYPE_OBJECT) {
@@ -502,18 +523,50 @@ export class Engine {
   // ---------------------------------------------------------------------------------------------
   // Frames from a peer
 
-  private frameSink(link: PeerLink): FrameSink {
-    return {
-      onHeader: (h) => (h.kind === FrameKind.DATA ? link.expectedData.get(h.seq)?.dest : undefined),
-      onFrame: (h, payload) => this.onFrame(link, h, payload),
+  /**
+   * A frame header from `link`'s peer. DATA lands in the buffer its CTS promised. An eager message is
+   * matched here, at its header, so its payload can land straight in the posted receive buffer (typed)
+   * or in memory of its exact size (objects) instead of being copied later; the match is kept in
+   * `conn` until the payload is in. Frames of one connection are handled in order, so matching at the
+   * header keeps MPI's ordering.
+   */
+  private onHeader(link: PeerLink, conn: ConnectionState, h: FrameHeader): Uint8Array | undefined {
+    if (h.kind === FrameKind.DATA) return link.expectedData.get(h.seq)?.dest;
+    if (h.kind !== FrameKind.EAGER) return undefined;
+    const arrival: Arrival = {
+      kind: FrameKind.EAGER, source: link.peer, tag: h.tag, dtype: h.dtype, length: h.length,
+      payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0,
     };
+    conn.arrival = arrival;
+    const queues = this.queues(h.context);
+    const posted = queues.posted.length > 0 ? queues.takePosted(arrival) : undefined;
+    conn.matched = posted;
+    if (!posted || h.length === 0 || this.checkFit(posted, arrival)) return undefined;
+    conn.inPlace = true;
+    return posted.want === Want.Typed ? bytesOf(posted.buf!).subarray(0, h.length) : ownedBuffer(h.length);
   }
 
-  private onFrame(link: PeerLink, h: FrameHeader, payload: Uint8Array): void {
+  private onFrame(link: PeerLink, conn: ConnectionState, h: FrameHeader, payload: Uint8Array): void {
     const peer = link.peer;
     this.framesIn++;
     switch (h.kind) {
-      case FrameKind.EAGER:
+      case FrameKind.EAGER: {
+        const arrival = conn.arrival!;
+        const posted = conn.matched;
+        const inPlace = conn.inPlace;
+        conn.arrival = undefined;
+        conn.matched = undefined;
+        conn.inPlace = false;
+        if (posted) {
+          arrival.payload = payload;
+          this.deliver(posted, arrival, h.context, inPlace);
+          arrival.payload = undefined;
+        } else {
+          arrival.payload = ownedCopy(payload);
+          this.queueUnexpected(this.queues(h.context), peer, arrival);
+        }
+        return;
+      }
       case FrameKind.COLL_ERROR:
         this.arrive(peer, {
           kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
@@ -534,8 +587,10 @@ export class Engine {
           pending.req[settleRequest](undefined);
           return;
         }
-        const data = { ...pending.header, kind: FrameKind.DATA, flags: 0 };
-        this.write(link, [encodeFrameHeader(data), ...pending.parts], (err) => {
+        const head = Buffer.allocUnsafe(HEADER_BYTES);
+        const ph = pending.header;
+        writeHeaderFields(head, 0, FrameKind.DATA, ph.dtype, 0, ph.context, ph.tag, ph.seq, ph.length, 0, 0);
+        this.write(link, [head, ...pending.parts], (err) => {
           if (err) pending.req[failRequest](tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} went away during a send: ${err.message}`, err));
           else pending.req[settleRequest](undefined);
         });
@@ -567,6 +622,29 @@ export class Engine {
   // ---------------------------------------------------------------------------------------------
   // Connections
 
+  /**
+   * Writes an eager frame. The send completes at once only if the frame went to the kernel in this
+   * call; a frame still buffered in this process (socket full, or a connection still being made)
+   * completes when it is written, so a program that exits right after an awaited send loses nothing.
+   */
+  private writeEager(link: PeerLink, frame: Uint8Array): Request<void> {
+    const socket = link.sendSocket;
+    if (socket) {
+      this.framesOut++;
+      const backlog = socket.writableLength > 0;
+      if (!backlog) {
+        socket.write(frame);
+        if (socket.writableLength === 0) return Request.completed<void>(undefined);
+      }
+      const req = new Request<void>();
+      socket.write(backlog ? frame : EMPTY_WRITE, (err) => (err ? req[failRequest](peerGone(link.peer, err)) : req[settleRequest](undefined)));
+      return req;
+    }
+    const req = new Request<void>();
+    this.write(link, [frame], (err) => (err ? req[failRequest](peerGone(link.peer, err)) : req[settleRequest](undefined)));
+    return req;
+  }
+
   private link(peer: number): PeerLink {
     return (this.links[peer] ??= new PeerLink(peer));
   }
@@ -595,24 +673,34 @@ export class Engine {
     }
   }
 
-  private adoptSocket(peer: number, socket: net.Socket, leftover: Uint8Array | undefined, _outgoing: boolean): void {
+  private adoptConnection(peer: number, conn: Connection): void {
+    const socket = conn.socket;
     if (this.closed) {
       socket.destroy();
       return;
     }
     const link = this.link(peer);
     link.openSockets++;
-    const parser = new FrameParser(this.frameSink(link), this.limits);
-    const onData = (chunk: Uint8Array) => {
-      this.bytesIn += chunk.length;
-      try {
-        parser.push(chunk);
-      } catch (e) {
-        socket.destroy();
-        this.linkLost(link, e instanceof TsmpiError ? e : tsmpiError('TSMPI_ERR_PROTOCOL', `bad data from rank ${peer}: ${(e as Error).message}`, e));
-      }
+    const state: ConnectionState = { arrival: undefined, matched: undefined, inPlace: false };
+    const parser = new FrameParser({
+      onHeader: (h) => this.onHeader(link, state, h),
+      onFrame: (h, payload) => this.onFrame(link, state, h, payload),
+    }, this.limits);
+    let direct: Uint8Array | undefined;
+    const reader: ConnectionReader = {
+      directTarget: () => (direct = parser.directTarget(DIRECT_READ_MIN_BYTES, DIRECT_READ_MAX_BYTES)),
+      onBytes: (buf, n) => {
+        this.bytesIn += n;
+        try {
+          if (buf === direct) parser.pushedDirect(n);
+          else parser.push(buf, n);
+        } catch (e) {
+          socket.destroy();
+          this.linkLost(link, e instanceof TsmpiError ? e : tsmpiError('TSMPI_ERR_PROTOCOL', `bad data from rank ${peer}: ${(e as Error).message}`, e));
+        }
+      },
     };
-    socket.on('data', onData);
+    conn.setReader(reader);
     socket.on('error', () => {});
     socket.on('close', () => {
       link.openSockets--;
@@ -621,7 +709,6 @@ export class Engine {
         this.linkLost(link, tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} closed its connection (it has exited or failed)`));
       }
     });
-    if (leftover) onData(leftover);
     if (!link.sendSocket && !link.lost) {
       link.sendSocket = socket;
       const queued = link.queued;
@@ -738,6 +825,14 @@ interface ProbeWaiter {
 
 type ContextQueuesWithProbes = ContextQueues<PostedRecv, Arrival> & { probes?: ProbeWaiter[] };
 
+/** Per connection: the eager frame whose header matched (or not) while its payload arrives. */
+interface ConnectionState {
+  arrival: Arrival | undefined;
+  matched: PostedRecv | undefined;
+  /** The payload goes to memory deliver may keep (the posted buffer, or an owned buffer). */
+  inPlace: boolean;
+}
+
 const queueHolds = new WeakMap<PeerLink, Request<void>>();
 function holdLoopForQueue(link: PeerLink): void {
   queueHolds.set(link, new Request<void>());
@@ -745,6 +840,13 @@ function holdLoopForQueue(link: PeerLink): void {
 function releaseLoopForQueue(link: PeerLink): void {
   queueHolds.get(link)?.[settleRequest](undefined);
   queueHolds.delete(link);
+}
+
+/** A zero-length write: its callback runs once everything written before it has reached the kernel. */
+const EMPTY_WRITE = Buffer.alloc(0);
+
+function peerGone(peer: number, err: Error): TsmpiError {
+  return err instanceof TsmpiError ? err : tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} went away during a send: ${err.message}`, err);
 }
 
 function failed(error: TsmpiError): Request<void> {

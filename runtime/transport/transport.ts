@@ -4,6 +4,7 @@
 // engine's business: the transport hands over authenticated sockets and nothing else.
 import net from 'node:net';
 import { tsmpiError } from '../errors.js';
+import { Connection } from './connection.js';
 import {
   CHALLENGE_BYTES, PROOF_BYTES, makeChallenge, makeProof, readChallenge, verifyProof,
 } from './handshake.js';
@@ -14,38 +15,49 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 export type ListenSpec = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string };
 
 export interface ConnectionHandler {
-  /** An authenticated connection with `peer`; `leftover` holds bytes read past the handshake. */
-  onConnection(peer: number, socket: net.Socket, leftover: Uint8Array | undefined, outgoing: boolean): void;
+  /**
+   * An authenticated connection with `peer`. The handler must call `conn.setReader` before it returns:
+   * bytes the peer sent right after the handshake are handed to that reader at once.
+   */
+  onConnection(peer: number, conn: Connection, outgoing: boolean): void;
   /** An outgoing connection could not be made or was refused. */
   onConnectFailed(peer: number, error: Error): void;
 }
 
-/** Reads exactly `count` bytes from a fresh socket, then detaches; the rest is returned as leftover. */
-function readExactly(
-  socket: net.Socket, count: number, done: (bytes: Buffer | undefined, leftover: Uint8Array | undefined) => void,
-): void {
-  const chunks: Buffer[] = [];
+/**
+ * Reads exactly `count` bytes from a fresh connection, then calls `done` (with undefined on close,
+ * error or timeout). Bytes read past `count` go to the reader `done` installed.
+ */
+function readExactly(conn: Connection, count: number, done: (bytes: Buffer | undefined) => void): void {
+  const bytes = Buffer.allocUnsafe(count);
   let have = 0;
-  const timer = setTimeout(() => finish(undefined, undefined), HANDSHAKE_TIMEOUT_MS);
+  let finished = false;
+  const socket = conn.socket;
+  const timer = setTimeout(() => finish(undefined), HANDSHAKE_TIMEOUT_MS);
   timer.unref();
-  const finish = (bytes: Buffer | undefined, leftover: Uint8Array | undefined) => {
+  const finish = (result: Buffer | undefined) => {
+    if (finished) return;
+    finished = true;
     clearTimeout(timer);
-    socket.off('data', onData);
     socket.off('close', onClose);
     socket.off('error', onClose);
-    done(bytes, leftover);
+    done(result);
   };
-  const onData = (chunk: Buffer) => {
-    chunks.push(chunk);
-    have += chunk.length;
-    if (have < count) return;
-    const all = chunks.length === 1 ? chunk : Buffer.concat(chunks);
-    finish(all.subarray(0, count), have > count ? all.subarray(count) : undefined);
-  };
-  const onClose = () => finish(undefined, undefined);
-  socket.on('data', onData);
+  const onClose = () => finish(undefined);
   socket.on('close', onClose);
   socket.on('error', onClose);
+  conn.setReader({
+    directTarget: () => undefined,
+    onBytes: (buf, n) => {
+      if (finished) return;
+      const take = Math.min(n, count - have);
+      bytes.set(buf.subarray(0, take), have);
+      have += take;
+      if (have < count) return;
+      finish(bytes);
+      if (take < n) conn.forward(buf.subarray(take, n), n - take);
+    },
+  });
 }
 
 export function parseAddress(address: string): net.NetConnectOpts {
@@ -56,7 +68,9 @@ export function parseAddress(address: string): net.NetConnectOpts {
 }
 
 export class Transport {
-  private server: net.Server | undefined;
+  /** One listener per address this rank publishes (a Unix socket and a TCP port under PMI, for peers on
+   *  the same host and on other hosts). */
+  private readonly servers: net.Server[] = [];
   /** Connections that have not yet proved the secret (closed on shutdown). */
   private readonly handshaking = new Set<net.Socket>();
 
@@ -67,10 +81,11 @@ export class Transport {
     private readonly handler: ConnectionHandler,
   ) {}
 
-  /** Starts the listener; resolves with the address peers connect to. */
+  /** Starts a listener (may be called once per kind); resolves with the address peers connect to. */
   listen(spec: ListenSpec): Promise<string> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
-    this.server = server;
+    // pauseOnConnect: an accepted socket must not read before Connection.adopt gives it `onread`.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+    this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       const onListening = () => {
@@ -85,22 +100,24 @@ export class Transport {
     });
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(accepted: net.Socket): void {
+    const conn = Connection.adopt(accepted);
+    const socket = conn.socket;
     socket.unref();
-    socket.setNoDelay(true);
     this.handshaking.add(socket);
     const { message, nonce } = makeChallenge();
-    socket.on('error', () => socket.destroy());
+    const onError = () => socket.destroy();
+    socket.on('error', onError);
     socket.write(message);
-    readExactly(socket, PROOF_BYTES, (proof, leftover) => {
+    readExactly(conn, PROOF_BYTES, (proof) => {
       this.handshaking.delete(socket);
       const peer = proof && verifyProof(this.secret, nonce, this.rank, this.size, proof);
       if (peer === undefined) {
         socket.destroy();
         return;
       }
-      socket.removeAllListeners('error');
-      this.handler.onConnection(peer, socket, leftover, false);
+      socket.off('error', onError);
+      this.handler.onConnection(peer, conn, false);
     });
   }
 
@@ -113,7 +130,8 @@ export class Transport {
       queueMicrotask(() => this.handler.onConnectFailed(peer, e as Error));
       return;
     }
-    const socket = net.connect({ ...target, noDelay: true } as net.NetConnectOpts);
+    const conn = Connection.connect(target);
+    const socket = conn.socket;
     socket.unref();
     this.handshaking.add(socket);
     let failed = false;
@@ -125,21 +143,21 @@ export class Transport {
       this.handler.onConnectFailed(peer, error);
     };
     socket.once('error', fail);
-    readExactly(socket, CHALLENGE_BYTES, (challenge, leftover) => {
+    readExactly(conn, CHALLENGE_BYTES, (challenge) => {
       const nonce = challenge && readChallenge(challenge);
-      if (!nonce || leftover) {
+      if (!nonce) {
         fail(tsmpiError('TSMPI_ERR_AUTH', `rank ${peer} did not answer the tsmpi handshake at ${address}`));
         return;
       }
       this.handshaking.delete(socket);
       socket.off('error', fail);
       socket.write(makeProof(this.secret, nonce, this.rank, peer));
-      this.handler.onConnection(peer, socket, undefined, true);
+      this.handler.onConnection(peer, conn, true);
     });
   }
 
   close(): void {
-    this.server?.close();
+    for (const server of this.servers) server.close();
     for (const s of this.handshaking) s.destroy();
     this.handshaking.clear();
   }

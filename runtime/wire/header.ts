@@ -94,21 +94,28 @@ export function kindCarriesPayload(kind: number): boolean {
  * per header (encodeHeader) 21 vs 12.5 vs 8 M/s.
  */
 export function writeHeader(target: Uint8Array, offset: number, h: FrameHeader): void {
-  const length = h.length;
+  writeHeaderFields(target, offset, h.kind, h.dtype, h.flags, h.context, h.tag, h.seq, h.length, h.aux, h.aux2);
+}
+
+/** writeHeader without a FrameHeader object, for the send path (no object per frame). */
+export function writeHeaderFields(
+  target: Uint8Array, offset: number, kind: number, dtype: number, flags: number, context: number, tag: number,
+  seq: number, length: number, aux: number, aux2: number,
+): void {
   // Division, not >>>, for the high word: lengths reach 2^53 and 32-bit ops would wrap them.
-  const lengthHi = Math.floor(length / TWO_POW_32);
+  const lengthHi = length < TWO_POW_32 ? 0 : Math.floor(length / TWO_POW_32);
   const lengthLo = length - lengthHi * TWO_POW_32;
-  target[offset] = h.kind;
-  target[offset + 1] = h.dtype;
-  target[offset + 2] = h.flags;
-  target[offset + 3] = h.flags >>> 8;
-  writeU32(target, offset + 4, h.context);
-  writeU32(target, offset + 8, h.tag); // two's complement bytes of a negative tag are what i32 reads back
-  writeU32(target, offset + 12, h.seq);
+  target[offset] = kind;
+  target[offset + 1] = dtype;
+  target[offset + 2] = flags;
+  target[offset + 3] = flags >>> 8;
+  writeU32(target, offset + 4, context);
+  writeU32(target, offset + 8, tag); // two's complement bytes of a negative tag are what i32 reads back
+  writeU32(target, offset + 12, seq);
   writeU32(target, offset + 16, lengthLo);
   writeU32(target, offset + 20, lengthHi);
-  writeU32(target, offset + 24, h.aux);
-  writeU32(target, offset + 28, h.aux2);
+  writeU32(target, offset + 24, aux);
+  writeU32(target, offset + 28, aux2);
 }
 
 function writeU32(target: Uint8Array, offset: number, value: number): void {

@@ -80,14 +80,15 @@ export class FrameParser {
     return this.#failed;
   }
 
-  push(chunk: Uint8Array): void {
+  /** Feeds `chunk[0..end)` (end defaults to the whole chunk). */
+  push(chunk: Uint8Array, end: number = chunk.length): void {
     if (this.#failed) throw this.#failure;
     if (this.#pushing) {
       throw tsmpiError('TSMPI_ERR_INTERN', 'FrameParser.push called reentrantly from its own sink');
     }
     this.#pushing = true;
     try {
-      this.#consume(chunk);
+      this.#consume(chunk, end);
     } catch (e) {
       this.#failed = true;
       this.#failure = e;
@@ -97,12 +98,46 @@ export class FrameParser {
     }
   }
 
-  #consume(chunk: Uint8Array): void {
-    const end = chunk.length;
+  /**
+   * Where the next `minBytes` or more bytes of the stream may be read directly: the unfilled rest of
+   * the payload being received (a posted buffer, or the parser's own), when at least `minBytes` of it
+   * remain; at most `maxBytes` of it. Undefined otherwise. After reading n bytes into it, call
+   * `pushedDirect(n)` instead of `push`.
+   */
+  directTarget(minBytes: number, maxBytes: number): Uint8Array | undefined {
+    if (this.#state !== READING_PAYLOAD || this.#failed) return undefined;
+    const remaining = this.#payload.length - this.#payloadFill;
+    if (remaining < minBytes) return undefined;
+    return this.#payload.subarray(this.#payloadFill, this.#payloadFill + Math.min(remaining, maxBytes));
+  }
+
+  /** `n` payload bytes were read straight into the last `directTarget()`. */
+  pushedDirect(n: number): void {
+    if (this.#failed) throw this.#failure;
+    if (this.#pushing) {
+      throw tsmpiError('TSMPI_ERR_INTERN', 'FrameParser.pushedDirect called reentrantly from its own sink');
+    }
+    if (this.#state !== READING_PAYLOAD || n > this.#payload.length - this.#payloadFill) {
+      throw tsmpiError('TSMPI_ERR_INTERN', 'FrameParser.pushedDirect without a payload to fill');
+    }
+    this.#pushing = true;
+    try {
+      this.#payloadFill += n;
+      if (this.#payloadFill === this.#payload.length) this.#finishPayload();
+    } catch (e) {
+      this.#failed = true;
+      this.#failure = e;
+      throw e;
+    } finally {
+      this.#pushing = false;
+    }
+  }
+
+  #consume(chunk: Uint8Array, end: number): void {
     let pos = 0;
     while (pos < end) {
       if (this.#state === READING_PAYLOAD) {
-        pos = this.#continuePayload(chunk, pos);
+        pos = this.#continuePayload(chunk, pos, end);
         continue;
       }
       let h: FrameHeader;
@@ -119,12 +154,12 @@ export class FrameParser {
         h = readHeader(this.#headerBytes, 0);
       }
       validateHeader(h, this.#limits);
-      pos = this.#startFrame(h, chunk, pos);
+      pos = this.#startFrame(h, chunk, pos, end);
     }
   }
 
   /** A validated header is in; delivers the frame if it is complete within `chunk`. Returns the new position. */
-  #startFrame(h: FrameHeader, chunk: Uint8Array, pos: number): number {
+  #startFrame(h: FrameHeader, chunk: Uint8Array, pos: number, end: number): number {
     const sink = this.#sink;
     const destination = sink.onHeader(h);
     if (!kindCarriesPayload(h.kind)) {
@@ -132,7 +167,7 @@ export class FrameParser {
       return pos;
     }
     const length = h.length;
-    const available = chunk.length - pos;
+    const available = end - pos;
     if (destination !== undefined) {
       if (destination.length !== length) {
         throw tsmpiError(
@@ -145,9 +180,9 @@ export class FrameParser {
         sink.onFrame(h, destination);
         return pos + length;
       }
-      destination.set(chunk.subarray(pos, chunk.length));
+      destination.set(chunk.subarray(pos, end));
       this.#awaitPayload(h, destination, available);
-      return chunk.length;
+      return end;
     }
     if (h.kind === FrameKind.DATA) {
       throw tsmpiError(
@@ -164,9 +199,9 @@ export class FrameParser {
     // validateHeader bounded length by maxEagerBytes for every kind that reaches this line.
     // allocUnsafe is safe: every byte is overwritten before the payload is delivered.
     const owned = Buffer.allocUnsafe(length);
-    owned.set(chunk.subarray(pos, chunk.length));
+    owned.set(chunk.subarray(pos, end));
     this.#awaitPayload(h, owned, available);
-    return chunk.length;
+    return end;
   }
 
   #awaitPayload(h: FrameHeader, payload: Uint8Array, filled: number): void {
@@ -176,22 +211,27 @@ export class FrameParser {
     this.#payloadFill = filled;
   }
 
-  #continuePayload(chunk: Uint8Array, pos: number): number {
+  #continuePayload(chunk: Uint8Array, pos: number, end: number): number {
     const payload = this.#payload;
     const fill = this.#payloadFill;
     // Plain number arithmetic throughout: payloads may exceed 2^31 bytes.
-    const take = Math.min(payload.length - fill, chunk.length - pos);
+    const take = Math.min(payload.length - fill, end - pos);
     payload.set(chunk.subarray(pos, pos + take), fill);
     if (fill + take < payload.length) {
       this.#payloadFill = fill + take;
       return pos + take;
     }
+    this.#finishPayload();
+    return pos + take;
+  }
+
+  #finishPayload(): void {
     const h = this.#header!;
+    const payload = this.#payload;
     this.#state = READING_HEADER;
     this.#header = undefined;
     this.#payload = EMPTY;
     this.#payloadFill = 0;
     this.#sink.onFrame(h, payload);
-    return pos + take;
   }
 }
