@@ -6,7 +6,7 @@ import { ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, TAG_UB, type InPlace } from '
 import { tsmpiError, type TsmpiErrorCode } from '../errors.js';
 import * as coll from '../coll/api.js';
 import type { CollChannel } from '../coll/channel.js';
-import { BAND, SUM, type OpLike } from '../coll/ops.js';
+import { MAX, MIN, SUM, type OpLike } from '../coll/ops.js';
 import type { CartComm } from './cart.js';
 import { ContextIds } from './context-ids.js';
 import { checkSplitArgs, planSplit } from './split-plan.js';
@@ -322,17 +322,28 @@ export class Comm {
     return makeCart(this, dims, periods, reorder);
   }
 
-  /** Agrees a context slot with every member; `take` false: take part without joining (split's UNDEFINED). */
-  #agreeContext(take: boolean): Promise<number> {
+  /** Agrees a context slot with every member (context-ids.ts); `take` false: take part without joining (split's UNDEFINED). */
+  async #agreeContext(take: boolean): Promise<number> {
     const ids = this.shared.contextIds;
-    return ids.serialize(async () => {
-      const common = ids.offer();
-      await this.Allreduce(IN_PLACE, common, BAND);
-      const slot = ContextIds.lowest(common);
-      if (slot < 0) throw tsmpiError('TSMPI_ERR_COMM', 'no free context id left on every member (too many communicators alive)');
-      if (take) ids.take(slot);
-      return slot;
-    });
+    const proposal = new Int32Array(1), verdict = new Int32Array(1);
+    for (let from = 0; ;) {
+      proposal[0] = ids.lowestAvailable(from);
+      await this.Allreduce(IN_PLACE, proposal, MAX);
+      const candidate = proposal[0]!;
+      // Every member sees the same candidate, so they all fail together when none is left.
+      if (candidate < 0) {
+        throw tsmpiError('TSMPI_ERR_COMM', `no free context id left on every member of ${this.#name} (too many communicators alive)`);
+      }
+      const reserved = ids.reserve(candidate);
+      verdict[0] = reserved ? 1 : 0;
+      await this.Allreduce(IN_PLACE, verdict, MIN);
+      if (verdict[0] === 1) {
+        ids.settle(candidate, take);
+        return candidate;
+      }
+      if (reserved) ids.settle(candidate, false);
+      from = candidate + 1;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

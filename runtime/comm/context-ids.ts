@@ -1,48 +1,43 @@
 // Context ids of the communicators this rank belongs to. A new communicator's id is agreed by its
-// parent's members: each offers the slots it has free (a bit mask), a BAND allreduce keeps the slots
-// free on all of them, and the lowest one is taken. Members of disjoint groups may pick the same
-// slot, which is harmless: no rank is in both. A slot carries two contexts, point-to-point (2s) and
-// collective (2s + 1), so collectives never match user messages.
+// parent's members as Open MPI does: each proposes its lowest slot that is free and not reserved by
+// another agreement in flight on this process; the MAX of the proposals is the candidate; each member
+// reserves it if it can, and a MIN of those answers says whether all could. If not, everyone
+// releases and tries again above the candidate. The candidate only grows, so this ends; agreements
+// running at the same time on one process (communicators created concurrently, in any order on
+// different ranks) never wait for each other and never pick the same slot. Members of disjoint groups
+// may pick the same slot, which is harmless: no rank is in both. A slot carries two contexts,
+// point-to-point (2s) and collective (2s + 1), so collectives never match user messages.
 
-const SLOTS = 2048;
+export const SLOTS = 2048;
 /** Slots 0 and 1: COMM_WORLD (contexts 0, 1) and COMM_SELF (2, 3). */
 const RESERVED_SLOTS = 2;
 
 export class ContextIds {
-  private readonly free = new Uint8Array(SLOTS / 8).fill(0xff);
-  /** Agreements run one at a time per process, so two concurrent ones never take the same slot. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly used = new Uint8Array(SLOTS);
 
   constructor() {
-    for (let s = 0; s < RESERVED_SLOTS; s++) this.take(s);
+    for (let s = 0; s < RESERVED_SLOTS; s++) this.used[s] = 1;
   }
 
-  /** This rank's offer: a copy of its free-slot mask. */
-  offer(): Uint8Array {
-    return this.free.slice();
-  }
-
-  /** The lowest slot free on every member (the BAND of all offers), or -1 when none is. */
-  static lowest(common: Uint8Array): number {
-    for (let byte = 0; byte < common.length; byte++) {
-      const bits = common[byte]!;
-      if (bits !== 0) return byte * 8 + (31 - Math.clz32(bits & -bits));
-    }
+  /** The lowest slot >= `from` neither taken nor reserved on this process, or -1. */
+  lowestAvailable(from: number): number {
+    for (let s = Math.max(from, 0); s < SLOTS; s++) if (this.used[s] === 0) return s;
     return -1;
   }
 
-  take(slot: number): void {
-    this.free[slot >> 3]! &= ~(1 << (slot & 7));
+  /** Reserves `slot` for an agreement in flight; false when it is taken or reserved already. */
+  reserve(slot: number): boolean {
+    if (slot < 0 || slot >= SLOTS || this.used[slot] !== 0) return false;
+    this.used[slot] = 2;
+    return true;
+  }
+
+  /** Ends a reservation: the slot becomes the new communicator's (keep) or free again. */
+  settle(slot: number, keep: boolean): void {
+    if (this.used[slot] === 2) this.used[slot] = keep ? 1 : 0;
   }
 
   release(slot: number): void {
-    if (slot >= RESERVED_SLOTS) this.free[slot >> 3]! |= 1 << (slot & 7);
-  }
-
-  /** Runs one agreement after the previous ones of this process finished. */
-  serialize<T>(agreement: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(agreement, agreement);
-    this.queue = run.catch(() => undefined);
-    return run;
+    if (slot >= RESERVED_SLOTS) this.used[slot] = 0;
   }
 }
