@@ -3,6 +3,9 @@
 import { parseCommandLine, USAGE_ERROR_EXIT_CODE } from './cli.js';
 import { runJob, UsageError } from './job.js';
 
+// `tsmpirun … | head` closes our stdout early: the job goes on, its output has nowhere to go.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
 const parsed = parseCommandLine(process.argv.slice(2), process.cwd());
 if (parsed.kind === 'exit') {
   if (parsed.stdout) process.stdout.write(parsed.stdout);

@@ -38,3 +38,15 @@ export function tsmpiError(code: TsmpiErrorCode, message: string, cause?: unknow
 export function isTsmpiError(e: unknown, code?: TsmpiErrorCode): e is TsmpiError {
   return e instanceof TsmpiError && (code === undefined || e.code === code);
 }
+
+const RELAYED = Symbol.for('tsmpi.relayed');
+
+/** Marks an error that reached this rank as a collective's error marker (its origin already told every rank). */
+export function markRelayed(e: TsmpiError): TsmpiError {
+  (e as unknown as Record<symbol, boolean>)[RELAYED] = true;
+  return e;
+}
+
+export function isRelayed(e: unknown): boolean {
+  return e instanceof TsmpiError && (e as unknown as Record<symbol, boolean>)[RELAYED] === true;
+}

@@ -3,13 +3,13 @@
 //
 // Why a relay: an error only one rank can see (a bad list at scatter's root, a buffer of the wrong
 // size on one rank, an op that cannot combine what arrived) would otherwise leave every rank that
-// waits for that rank's next message waiting forever. So when a rank fails inside a collective, it
-// sends an error marker to every rank the algorithm makes it send to (its "out-peers"); a rank whose
-// receive gets a marker fails with that error and relays it to its own out-peers in turn. Every
-// waiting rank waits on some out-peer edge, so the failure reaches all of them. A marker to a peer
-// that had already received everything it needed from us is never matched; it costs one small
-// message, on the failure path only (the call's tag is never reused).
-import { isTsmpiError, tsmpiError, type TsmpiError, type TsmpiErrorCode } from '../errors.js';
+// waits for that rank's next message waiting forever. So the rank where a collective call fails
+// first sends an error marker to every other rank of the communicator (p − 1 small messages, on the
+// failure path only), and the engine fails every receive and rendezvous send of that call (its
+// context and tag), whichever peer it waits for. Ranks that fail because a marker reached them do
+// not send again. Telling everyone, rather than only the algorithm's out-peers, also covers ranks
+// that chose another algorithm because their own (mismatched) buffer size differed.
+import { isRelayed, isTsmpiError, tsmpiError, type TsmpiError, type TsmpiErrorCode } from '../errors.js';
 import { dtypeName, dtypeOf, type TypedArray } from '../wire/dtype.js';
 import type { CollChannel } from './channel.js';
 
@@ -30,8 +30,11 @@ export async function relayFailures<T>(
   } catch (err) {
     const code: TsmpiErrorCode = isTsmpiError(err) ? err.code : 'TSMPI_ERR_INTERN';
     const message = messageOf(err, code);
-    const targets = [...new Set(outPeers)].filter((peer) => peer !== ch.rank);
-    await Promise.allSettled(targets.map((peer) => ch.sendError(code, message, peer, tag)));
+    if (!isRelayed(err)) {
+      void outPeers;
+      const others = Array.from({ length: ch.size }, (_, r) => r).filter((r) => r !== ch.rank);
+      await Promise.allSettled(others.map((peer) => ch.sendError(code, message, peer, tag)));
+    }
     throw isTsmpiError(err) ? err : tsmpiError('TSMPI_ERR_INTERN', message, err);
   }
 }

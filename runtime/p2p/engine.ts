@@ -18,8 +18,8 @@
 // Ranks here are world ranks; communicators translate (see comm/).
 import type net from 'node:net';
 import { ANY_SOURCE, PROC_NULL } from '../constants.js';
-import { tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
-import { ContextQueues, type Envelope, type Pattern } from '../match/queues.js';
+import { markRelayed, tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
+import { ContextQueues, matches, type Envelope, type Pattern } from '../match/queues.js';
 import type { Connection, ConnectionReader } from '../transport/connection.js';
 import { Transport, type ListenSpec } from '../transport/transport.js';
 import { DTYPE_CONSTRUCTORS, DTYPE_OBJECT, bytesOf, dtypeName, type TypedArray } from '../wire/dtype.js';
@@ -86,6 +86,8 @@ interface ExpectedData {
   readonly dest: Uint8Array;
   readonly finish: () => void;
   readonly req: Request<any>;
+  readonly context: number;
+  readonly tag: number;
 }
 
 /** Frames waiting for a connection, and their completion callbacks. */
@@ -150,6 +152,12 @@ function ownedCopy(view: Uint8Array): Uint8Array {
   return copy;
 }
 
+/**
+ * Eager payloads up to this size are copied into one frame with the header and the send completes at
+ * once; larger eager payloads are written in place (sendEagerInPlace).
+ */
+const EAGER_COPY_MAX_BYTES = 16 * 1024;
+
 /** Payloads of at least this many bytes still to come are read by the socket straight into their destination. */
 const DIRECT_READ_MIN_BYTES = 16 * 1024;
 /** One direct read asks for at most this much. */
@@ -195,6 +203,8 @@ export class Engine {
   private readonly rendezvousSends = new Map<number, PendingRendezvous>();
   private readonly syncSends = new Map<number, SyncSend>();
   private closed = false;
+  /** Collective calls known to have failed (see failCall), by context and tag. */
+  private readonly failedCalls = new Map<string, TsmpiError>();
   private readonly contextNames = new Map<number, string>();
 
   constructor(opts: EngineOptions) {
@@ -227,7 +237,23 @@ export class Engine {
   /** Typed send of `buf` (a view; never copied for rendezvous). */
   sendTyped(buf: TypedArray, dest: number, tag: number, context: number, dtype: number, sync: boolean): Request<void> {
     const bytes = bytesOf(buf);
-    return this.sendParts(bytes.length <= this.eagerLimit ? [bytes] : splitLarge(bytes), bytes.length, dest, tag, context, dtype, sync);
+    const length = bytes.length;
+    if (length <= this.eagerLimit && !sync) {
+      // The common case without detours: an eager frame to a connected peer.
+      const link = dest >= 0 && dest !== this.rank ? this.links[dest] : undefined;
+      const socket = link?.sendSocket;
+      const cost = creditCost(length);
+      if (socket && link.credit >= cost && !link.lost && length <= EAGER_COPY_MAX_BYTES) {
+        link.credit -= cost;
+        this.messagesSent++;
+        const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
+        writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, 0, context, tag, 0, length, 0, 0);
+        frame.set(bytes, HEADER_BYTES);
+        return this.writeEager(link, frame);
+      }
+      return this.sendParts([bytes], length, dest, tag, context, dtype, sync);
+    }
+    return this.sendParts(splitLarge(bytes), length, dest, tag, context, dtype, sync);
   }
 
   sendObject(value: unknown, dest: number, tag: number, context: number, sync: boolean): Request<void> {
@@ -265,6 +291,7 @@ export class Engine {
     if (length <= this.eagerLimit && link.credit >= creditCost(length)) {
       link.credit -= creditCost(length);
       const seq = sync ? this.nextSeq++ : 0;
+      if (length > EAGER_COPY_MAX_BYTES) return this.sendEagerInPlace(link, parts, length, tag, context, dtype, seq, sync);
       const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
       writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, 0, 0);
       if (parts.length === 1) frame.set(parts[0]!, HEADER_BYTES);
@@ -280,6 +307,26 @@ export class Engine {
     const header = headerOf(FrameKind.RTS, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0);
     this.rendezvousSends.set(seq, { peer: dest, parts, length, req, header, since: Date.now() });
     this.write(link, [encodeFrameHeader(header)], undefined);
+    return req;
+  }
+
+  /**
+   * An eager message too large to copy: header and payload views go out together (writev), and the
+   * send completes when the socket has taken the payload (an ssend: at SYNC_ACK, which comes later).
+   * The receiver takes it straight into the posted buffer when one matches its header, else into
+   * memory of its own (bounded by the credit window), so no round trip is spent on RTS/CTS.
+   */
+  private sendEagerInPlace(
+    link: PeerLink, parts: readonly Uint8Array[], length: number, tag: number, context: number, dtype: number, seq: number, sync: boolean,
+  ): Request<void> {
+    const head = Buffer.allocUnsafe(HEADER_BYTES);
+    writeHeaderFields(head, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, 0, 0);
+    const req = new Request<void>();
+    if (sync) this.syncSends.set(seq, { req, context, peer: link.peer, tag, since: Date.now() });
+    this.write(link, [head, ...parts], (err) => {
+      if (err) req[failRequest](peerGone(link.peer, err));
+      else if (!sync) req[settleRequest](undefined);
+    });
     return req;
   }
 
@@ -324,8 +371,7 @@ export class Engine {
     want: Want, buf: TypedArray | undefined, dtype: number, source: number, tag: number, context: number, ranks: RankMap,
   ): Request<unknown> {
     const queues = this.queues(context);
-    const pattern = { source, tag };
-    const arrival = queues.takeUnexpected(pattern);
+    const arrival = queues.unexpected.length > 0 ? queues.takeUnexpected({ source, tag }) : undefined;
     let posted: PostedRecv;
     const req = new Request<unknown>(() => {
       if (!queues.posted.remove(posted)) return false;
@@ -335,6 +381,11 @@ export class Engine {
       return true;
     });
     posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context };
+    const callFailed = this.failedCalls.size > 0 ? this.failedCalls.get(callKey(context, tag)) : undefined;
+    if (callFailed) {
+      req[failRequest](callFailed);
+      return req;
+    }
     if (arrival) {
       this.deliver(posted, arrival, context, false);
       return req;
@@ -348,6 +399,44 @@ export class Engine {
     }
     queues.posted.push(posted);
     return req;
+  }
+
+  /**
+   * A collective call failed on some rank, which told every rank (coll/relay.ts): every receive and
+   * rendezvous send of that call (context and tag), whichever peer it waits for, fails with the error,
+   * now and when posted later. Collective tags are never reused while a call could still be running.
+   */
+  private failCall(context: number, tag: number, error: TsmpiError): void {
+    const key = callKey(context, tag);
+    if (this.failedCalls.has(key)) return;
+    if (this.failedCalls.size >= MAX_FAILED_CALLS) this.failedCalls.delete(this.failedCalls.keys().next().value!);
+    this.failedCalls.set(key, error);
+    const queues = this.queues(context);
+    for (const posted of queues.posted.drain((p) => p.tag === tag)) posted.req[failRequest](error);
+    if (queues.probes) {
+      queues.probes = queues.probes.filter((w) => {
+        if (w.tag !== tag) return true;
+        w.req[settleRequest](undefined);
+        w.reject(error);
+        return false;
+      });
+    }
+    // Rendezvous halves already under way stay registered so the wire stays consistent: a CTS that
+    // still comes is answered with the DATA, and DATA that still comes is read; only the requests fail.
+    for (const send of this.rendezvousSends.values()) {
+      if (send.header.context === context && send.header.tag === tag) send.req[failRequest](error);
+    }
+    for (const link of this.links) {
+      for (const expected of link?.expectedData.values() ?? []) {
+        if (expected.context === context && expected.tag === tag) expected.req[failRequest](error);
+      }
+    }
+    for (const [seq, sync] of this.syncSends) {
+      if (sync.context === context && sync.tag === tag) {
+        this.syncSends.delete(seq);
+        sync.req[failRequest](error);
+      }
+    }
   }
 
   /** A status for the earliest matching unexpected message, without receiving it. */
@@ -379,6 +468,10 @@ export class Engine {
 
   /** Hands an arrival to the matching posted receive, or queues it as unexpected. */
   private arrive(source: number, arrival: Arrival, context: number): void {
+    if (arrival.kind === FrameKind.COLL_ERROR) {
+      this.failCall(context, arrival.tag, decodeErrorMarker(arrival.payload!));
+      return;
+    }
     const queues = this.queues(context);
     const posted = queues.takePosted(arrival);
     if (posted) {
@@ -412,7 +505,8 @@ export class Engine {
       return;
     }
     const status = this.statusOf(arrival, posted.ranks);
-    const mismatch = this.checkFit(posted, arrival);
+    // In place means onHeader already found that the message fits.
+    const mismatch = inPlace ? undefined : this.checkFit(posted, arrival);
     if (arrival.kind === FrameKind.EAGER) {
       if (arrival.source !== this.rank) this.returnCredit(arrival.source, creditCost(arrival.length));
       if (arrival.sync) this.acknowledgeSync(arrival);
@@ -455,7 +549,7 @@ export class Engine {
       finish();
       return;
     }
-    link.expectedData.set(arrival.seq, { dest, finish, req });
+    link.expectedData.set(arrival.seq, { dest, finish, req, context, tag: arrival.tag });
     this.sendCts(link, arrival, context, 0);
   }
 
@@ -539,14 +633,16 @@ export class Engine {
     };
     conn.arrival = arrival;
     const queues = this.queues(h.context);
-    const posted = queues.posted.length > 0 ? queues.takePosted(arrival) : undefined;
+    const posted = queues.posted.length > 0 ? takePostedFor(queues, arrival) : undefined;
     conn.matched = posted;
     if (!posted || h.length === 0 || this.checkFit(posted, arrival)) return undefined;
     conn.inPlace = true;
-    return posted.want === Want.Typed ? bytesOf(posted.buf!).subarray(0, h.length) : ownedBuffer(h.length);
+    if (posted.want !== Want.Typed) return ownedBuffer(h.length);
+    const buf = posted.buf!;
+    return new Uint8Array(buf.buffer, buf.byteOffset, h.length);
   }
 
-  private onFrame(link: PeerLink, conn: ConnectionState, h: FrameHeader, payload: Uint8Array): void {
+  private onFrame(link: PeerLink, conn: ConnectionState, h: FrameHeader, payload: Uint8Array, owned: boolean): void {
     const peer = link.peer;
     this.framesIn++;
     switch (h.kind) {
@@ -562,7 +658,7 @@ export class Engine {
           this.deliver(posted, arrival, h.context, inPlace);
           arrival.payload = undefined;
         } else {
-          arrival.payload = ownedCopy(payload);
+          arrival.payload = owned ? payload : ownedCopy(payload);
           this.queueUnexpected(this.queues(h.context), peer, arrival);
         }
         return;
@@ -684,7 +780,7 @@ export class Engine {
     const state: ConnectionState = { arrival: undefined, matched: undefined, inPlace: false };
     const parser = new FrameParser({
       onHeader: (h) => this.onHeader(link, state, h),
-      onFrame: (h, payload) => this.onFrame(link, state, h, payload),
+      onFrame: (h, payload, owned) => this.onFrame(link, state, h, payload, owned === true),
     }, this.limits);
     let direct: Uint8Array | undefined;
     const reader: ConnectionReader = {
@@ -794,7 +890,7 @@ export class Engine {
       for (const w of q.probes ?? []) out.push({ op: 'probe', context, peer: w.source, tag: w.tag, seconds: (now - w.since) / 1000, awaited: true });
     }
     for (const s of this.rendezvousSends.values()) {
-      if (collectiveContexts.has(s.header.context)) continue;
+      if (collectiveContexts.has(s.header.context) || s.req.done) continue;
       out.push({ op: 'send', context: s.header.context, peer: s.peer, tag: s.header.tag, seconds: (now - s.since) / 1000, awaited: s.req[isAwaited] });
     }
     for (const [, w] of this.syncSends) {
@@ -824,6 +920,16 @@ interface ProbeWaiter {
 }
 
 type ContextQueuesWithProbes = ContextQueues<PostedRecv, Arrival> & { probes?: ProbeWaiter[] };
+
+/** queues.takePosted without a closure per message (the frame path runs it for every eager frame). */
+let matchingArrival: Arrival | undefined;
+const acceptsMatchingArrival = (p: PostedRecv): boolean => matches(p, matchingArrival!);
+function takePostedFor(queues: ContextQueuesWithProbes, arrival: Arrival): PostedRecv | undefined {
+  matchingArrival = arrival;
+  const posted = queues.posted.take(acceptsMatchingArrival);
+  matchingArrival = undefined;
+  return posted;
+}
 
 /** Per connection: the eager frame whose header matched (or not) while its payload arrives. */
 interface ConnectionState {
@@ -879,10 +985,17 @@ function writeParts(socket: net.Socket, parts: readonly Uint8Array[], done: Queu
   socket.uncork();
 }
 
+/** Failed collective calls remembered at most (the oldest is forgotten first). */
+const MAX_FAILED_CALLS = 4096;
+
+function callKey(context: number, tag: number): string {
+  return `${context}:${tag}`;
+}
+
 function decodeErrorMarker(payload: Uint8Array): TsmpiError {
   try {
     const { code, message } = JSON.parse(Buffer.from(payload).toString('utf8')) as { code: TsmpiErrorCode; message: string };
-    if ((ERROR_CODES as readonly string[]).includes(code)) return tsmpiError(code, String(message).replace(/^TSMPI_ERR_\w+: /, ''));
+    if ((ERROR_CODES as readonly string[]).includes(code)) return markRelayed(tsmpiError(code, String(message).replace(/^TSMPI_ERR_\w+: /, '')));
   } catch {
     // fall through: a malformed marker is itself a protocol error
   }
