@@ -33,7 +33,8 @@ export function describeSnapshot(live: readonly number[], snapshot: Snapshot): s
     const state = snapshot.get(rank);
     if (!state) return `  rank ${rank}: no answer (busy computing, or not in the event loop)`;
     if (state.ops.length === 0) return `  rank ${rank}: not waiting for any tsmpi operation`;
-    return state.ops.map((o) => describeOp(rank, o)).join('\n');
+    const more = state.omitted > 0 ? `\n  rank ${rank}: … and ${state.omitted} more pending operations` : '';
+    return state.ops.map((o) => describeOp(rank, o)).join('\n') + more;
   }).join('\n');
 }
 

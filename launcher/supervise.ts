@@ -6,6 +6,11 @@ import { constants } from 'node:os';
 
 /** Time a rank gets between SIGTERM and SIGKILL when the job is being ended. */
 export const KILL_GRACE_MS = 1000;
+/**
+ * After a rank fails, the others are told (peer-lost) and get this long to release what waited on it
+ * with TSMPI_ERR_PEER_LOST before SIGTERM arrives.
+ */
+export const PEER_LOST_NOTICE_MS = 200;
 /** Exit status of a job ended by --timeout (as coreutils timeout(1)). */
 export const TIMEOUT_EXIT_STATUS = 124;
 /** Exit status of a job ended because every rank was blocked (deadlock detection). */
@@ -77,8 +82,9 @@ export class Supervisor {
 
   private fail(status: number, why: string): boolean {
     this.status = status;
+    this.ending = true;
     this.say(`tsmpirun: ${why}; terminating the other ranks`);
-    this.terminateAll();
+    this.killTimer = setTimeout(() => this.terminateAll(), PEER_LOST_NOTICE_MS);
     return true;
   }
 
@@ -87,6 +93,8 @@ export class Supervisor {
     for (const r of this.ranks) if (this.live.has(r.rank)) r.kill('SIGTERM');
     if (this.live.size > 0) {
       this.killTimer = setTimeout(() => this.killNow(), KILL_GRACE_MS);
+    } else {
+      this.killTimer = undefined;
     }
   }
 }

@@ -88,8 +88,8 @@ export class Comm {
       init.members.forEach((world, r) => { map[world] = r; });
       this.#ranks = map;
     }
-    this.engine.nameContext(this.context, this.#name);
-    this.engine.nameContext(this.context + 1, `${this.#name} (collective)`);
+    this.engine.openContext(this.context, this.#name, init.members);
+    this.engine.openContext(this.context + 1, `${this.#name} (collective)`, init.members);
     this.channel = this.#makeChannel();
   }
 
@@ -198,8 +198,9 @@ export class Comm {
     return rejecting(() => {
       // Validate both halves before either starts.
       this.#dest(dest); this.#sendTag(sendtag); this.#source(source); this.#recvTag(recvtag);
-      const received = this.recv<T>(source, recvtag, status);
+      // The send first: a value that cannot be serialized throws before any receive is posted.
       const sent = this.isend(obj, dest, sendtag).wait();
+      const received = this.recv<T>(source, recvtag, status);
       return Promise.all([received, sent]).then(([value]) => value);
     });
   }
@@ -288,6 +289,8 @@ export class Comm {
     this.checkUsable();
     if (this.context === 0 || this.context === 2) throw tsmpiError('TSMPI_ERR_COMM', `${this.#name} cannot be freed`);
     this.#freed = true;
+    this.engine.retireContext(this.context);
+    this.engine.retireContext(this.context + 1);
     this.shared.contextIds.release(this.context >> 1);
   }
 

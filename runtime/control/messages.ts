@@ -32,7 +32,12 @@ export interface RankState {
   framesIn: number;
   /** Bytes read from peers: moves while a large frame streams in. */
   bytesIn: number;
+  /** Pending operations left out of `ops` (a report lists at most MAX_REPORTED_OPS). */
+  omitted: number;
 }
+
+/** A state report lists at most this many operations, the longest-waiting first. */
+export const MAX_REPORTED_OPS = 64;
 
 export type ToLauncher =
   | { t: 'hello'; rank: number; pid: number; address: string; proof: Uint8Array }
@@ -74,11 +79,12 @@ function unpack(data: Uint8Array): Record<string, unknown> {
 }
 
 function checkOps(ops: unknown): PendingOperationReport[] {
-  if (!Array.isArray(ops) || ops.length > 10_000) fail('ops');
+  if (!Array.isArray(ops) || ops.length > MAX_REPORTED_OPS) fail('ops');
   for (const o of ops as unknown[]) {
     const r = o as Record<string, unknown>;
     if (typeof o !== 'object' || o === null || !isShortString(r.op, 64) || !isShortString(r.comm, 256)
-      || !isInt(r.peer, -2, 2 ** 31) || !isInt(r.tag, -1, 2 ** 31) || typeof r.seconds !== 'number') fail('op entry');
+      || !isInt(r.peer, -2, 2 ** 31) || !isInt(r.tag, -1, 2 ** 31) || typeof r.seconds !== 'number'
+      || !Number.isFinite(r.seconds) || r.seconds < 0) fail('op entry');
   }
   return ops as PendingOperationReport[];
 }
@@ -94,8 +100,12 @@ export function decodeToLauncher(data: Uint8Array): ToLauncher {
       return { t: 'abort', code: m.code, message: m.message };
     case 'state':
       if (!isInt(m.id, 0, 2 ** 31) || typeof m.blocked !== 'boolean' || !isInt(m.framesOut, 0, Number.MAX_SAFE_INTEGER)
-        || !isInt(m.framesIn, 0, Number.MAX_SAFE_INTEGER) || !isInt(m.bytesIn, 0, Number.MAX_SAFE_INTEGER)) fail('state');
-      return { t: 'state', id: m.id, ops: checkOps(m.ops), blocked: m.blocked, framesOut: m.framesOut, framesIn: m.framesIn, bytesIn: m.bytesIn };
+        || !isInt(m.framesIn, 0, Number.MAX_SAFE_INTEGER) || !isInt(m.bytesIn, 0, Number.MAX_SAFE_INTEGER)
+        || !isInt(m.omitted, 0, Number.MAX_SAFE_INTEGER)) fail('state');
+      return {
+        t: 'state', id: m.id, ops: checkOps(m.ops), blocked: m.blocked,
+        framesOut: m.framesOut, framesIn: m.framesIn, bytesIn: m.bytesIn, omitted: m.omitted,
+      };
     default:
       return fail(`unknown kind ${JSON.stringify(String(m.t)).slice(0, 40)}`);
   }

@@ -1,7 +1,7 @@
 // What a rank is doing, as tsmpirun's hang reports and deadlock detection need it. A rank counts as
 // blocked only when the program awaits some communication and nothing of its own (a timer, a file
 // read, a child process) is pending that could wake it: such a rank can only move if a message comes.
-import type { RankState } from '../control/messages.js';
+import { MAX_REPORTED_OPS, type RankState } from '../control/messages.js';
 import type { Engine } from '../p2p/engine.js';
 import { loopHolders } from '../p2p/liveness.js';
 
@@ -20,8 +20,11 @@ function hasOwnActivity(): boolean {
 }
 
 export function rankState(engine: Engine): RankState {
-  const pending = engine.pendingOperations();
-  const ops = pending.map((o) => ({ op: o.op, comm: engine.contextName(o.context), peer: o.peer, tag: o.tag, seconds: o.seconds }));
-  const blocked = pending.some((o) => o.awaited) && !hasOwnActivity();
-  return { ops, blocked, framesOut: engine.framesOut, framesIn: engine.framesIn, bytesIn: engine.bytesIn };
+  const { ops, total, anyAwaited } = engine.pendingOperations(MAX_REPORTED_OPS);
+  return {
+    ops: ops.map((o) => ({ op: o.op, comm: engine.contextName(o.context), peer: o.peer, tag: o.tag, seconds: o.seconds })),
+    blocked: anyAwaited && !hasOwnActivity(),
+    framesOut: engine.framesOut, framesIn: engine.framesIn, bytesIn: engine.bytesIn,
+    omitted: total - ops.length,
+  };
 }

@@ -173,6 +173,12 @@ export interface PendingOperation {
   awaited: boolean;
 }
 
+export interface PendingSummary {
+  ops: PendingOperation[];
+  total: number;
+  anyAwaited: boolean;
+}
+
 /** A collective call in progress, registered by the communicator for hang reports. */
 export interface ActiveCollective {
   op: string;
@@ -206,6 +212,10 @@ export class Engine {
   /** Collective calls known to have failed (see failCall), by context and tag. */
   private readonly failedCalls = new Map<string, TsmpiError>();
   private readonly contextNames = new Map<number, string>();
+  /** Members (world ranks) of each open context: error markers from anyone else are stale and ignored. */
+  private readonly contextMembers = new Map<number, Set<number>>();
+  /** Contexts freed here and not reused since. */
+  private readonly retiredContexts = new Set<number>();
 
   constructor(opts: EngineOptions) {
     this.rank = opts.rank;
@@ -469,7 +479,12 @@ export class Engine {
   /** Hands an arrival to the matching posted receive, or queues it as unexpected. */
   private arrive(source: number, arrival: Arrival, context: number): void {
     if (arrival.kind === FrameKind.COLL_ERROR) {
-      this.failCall(context, arrival.tag, decodeErrorMarker(arrival.payload!));
+      // A marker for a context freed here, or from a rank outside the communicator now using the id
+      // (an earlier one had it), belongs to a call that is over. A context not opened yet is kept:
+      // peers may finish creating a communicator, and fail in it, before this rank has it.
+      const members = this.contextMembers.get(context);
+      const stale = this.retiredContexts.has(context) || (members !== undefined && !members.has(source));
+      if (!stale) this.failCall(context, arrival.tag, decodeErrorMarker(arrival.payload!));
       return;
     }
     const queues = this.queues(context);
@@ -533,7 +548,7 @@ export class Engine {
     try {
       dest = posted.want === Want.Typed
         ? bytesOf(posted.buf!).subarray(0, arrival.length)
-        : Buffer.allocUnsafeSlow(arrival.length);
+        : ownedBuffer(arrival.length);
     } catch (e) {
       this.sendCts(link, arrival, context, REJECT_CTS);
       req[failRequest](tsmpiError('TSMPI_ERR_COUNT', `cannot allocate ${arrival.length} bytes for a message from rank ${arrival.source}`, e));
@@ -658,8 +673,13 @@ export class Engine {
           this.deliver(posted, arrival, h.context, inPlace);
           arrival.payload = undefined;
         } else {
+          // A receive posted while this payload streamed in saw no unexpected message and queued
+          // itself: it is this message's, ahead of anything later on the connection.
           arrival.payload = owned ? payload : ownedCopy(payload);
-          this.queueUnexpected(this.queues(h.context), peer, arrival);
+          const queues = this.queues(h.context);
+          const late = queues.posted.length > 0 ? takePostedFor(queues, arrival) : undefined;
+          if (late) this.deliver(late, arrival, h.context, false);
+          else this.queueUnexpected(queues, peer, arrival);
         }
         return;
       }
@@ -864,40 +884,64 @@ export class Engine {
     return q;
   }
 
-  /** Names a context for hang reports (e.g. "COMM_WORLD", "COMM_WORLD (collective)"). */
-  nameContext(context: number, name: string): void {
+  /** A communicator starts using `context`: its name (for hang reports) and members (world ranks). */
+  openContext(context: number, name: string, members: Int32Array): void {
     this.contextNames.set(context, name);
+    this.contextMembers.set(context, new Set(members));
+    this.retiredContexts.delete(context);
+  }
+
+  /**
+   * A communicator was freed: forget everything of its context, so a communicator that later gets the
+   * same id starts clean (no stale failed calls, no leftover messages).
+   */
+  retireContext(context: number): void {
+    this.contextNames.delete(context);
+    this.contextMembers.delete(context);
+    this.retiredContexts.add(context);
+    this.contexts.delete(context);
+    const prefix = `${context}:`;
+    for (const key of this.failedCalls.keys()) if (key.startsWith(prefix)) this.failedCalls.delete(key);
   }
 
   contextName(context: number): string {
     return this.contextNames.get(context) ?? `context ${context}`;
   }
 
-  /** What this rank is waiting for, for hang reports. Collective traffic is summarised by its call. */
-  pendingOperations(): PendingOperation[] {
+  /**
+   * What this rank is waiting for, for hang reports: at most `limit` operations listed (in the order
+   * they were posted, so the longest-waiting first), the total, and whether the program awaits any.
+   * Collective traffic is summarised by its call. Cheap with a million pending sends: nothing but the
+   * listed entries is allocated.
+   */
+  pendingOperations(limit: number): PendingSummary {
     const now = Date.now();
-    const out: PendingOperation[] = [];
+    const ops: PendingOperation[] = [];
+    let total = 0, anyAwaited = false;
+    const note = (op: string, context: number, peer: number, tag: number, since: number, awaited: boolean) => {
+      total++;
+      anyAwaited ||= awaited;
+      if (ops.length < limit) ops.push({ op, context, peer, tag, seconds: (now - since) / 1000, awaited });
+    };
     const collectiveContexts = new Set<number>();
     for (const c of this.activeCollectives) {
       collectiveContexts.add(c.context);
-      out.push({ op: c.op, context: c.context, peer: c.root, tag: -1, seconds: (now - c.since) / 1000, awaited: true });
+      note(c.op, c.context, c.root, -1, c.since, true);
     }
     for (const [context, q] of this.contexts) {
       if (collectiveContexts.has(context)) continue;
-      for (const p of q.posted) {
-        out.push({ op: 'recv', context, peer: p.source, tag: p.tag, seconds: (now - p.since) / 1000, awaited: p.req[isAwaited] });
-      }
-      for (const w of q.probes ?? []) out.push({ op: 'probe', context, peer: w.source, tag: w.tag, seconds: (now - w.since) / 1000, awaited: true });
+      for (const p of q.posted) note('recv', context, p.source, p.tag, p.since, p.req[isAwaited]);
+      for (const w of q.probes ?? []) note('probe', context, w.source, w.tag, w.since, true);
     }
-    for (const s of this.rendezvousSends.values()) {
-      if (collectiveContexts.has(s.header.context) || s.req.done) continue;
-      out.push({ op: 'send', context: s.header.context, peer: s.peer, tag: s.header.tag, seconds: (now - s.since) / 1000, awaited: s.req[isAwaited] });
+    for (const r of this.rendezvousSends.values()) {
+      if (collectiveContexts.has(r.header.context) || r.req.done) continue;
+      note('send', r.header.context, r.peer, r.header.tag, r.since, r.req[isAwaited]);
     }
-    for (const [, w] of this.syncSends) {
+    for (const w of this.syncSends.values()) {
       if (collectiveContexts.has(w.context)) continue;
-      out.push({ op: 'ssend', context: w.context, peer: w.peer, tag: w.tag, seconds: (now - w.since) / 1000, awaited: w.req[isAwaited] });
+      note('ssend', w.context, w.peer, w.tag, w.since, w.req[isAwaited]);
     }
-    return out;
+    return { ops, total, anyAwaited };
   }
 
   close(): void {

@@ -11,6 +11,9 @@ export const isAwaited = Symbol('tsmpi.isAwaited');
 
 const PENDING = 0, FULFILLED = 1, REJECTED = 2;
 
+/** Set while Request.completed constructs: a request born complete never holds the event loop. */
+let bornComplete = false;
+
 export class Request<T = void> implements PromiseLike<T> {
   #state = PENDING;
   #value: T | undefined;
@@ -26,14 +29,20 @@ export class Request<T = void> implements PromiseLike<T> {
   /** @internal Made by the runtime only. `cancel` tries to withdraw a receive that has not matched. */
   constructor(cancel?: () => boolean) {
     this.#cancel = cancel;
-    holdLoop();
+    if (bornComplete) this.#state = FULFILLED;
+    else holdLoop();
   }
 
-  /** @internal */
+  /** @internal A request already complete (an eager send): no loop hold to take and release. */
   static completed<T>(value: T): Request<T> {
-    const r = new Request<T>();
-    r[settleRequest](value);
-    return r;
+    bornComplete = true;
+    try {
+      const r = new Request<T>();
+      r.#value = value;
+      return r;
+    } finally {
+      bornComplete = false;
+    }
   }
 
   /** @internal */

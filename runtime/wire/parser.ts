@@ -23,9 +23,10 @@ export interface FrameSink {
    *  TSMPI_ERR_PROTOCOL). For kinds without payload the return value is ignored. */
   onHeader(h: FrameHeader): Uint8Array | undefined;
   /** The whole frame is in. `payload` is the destination returned by onHeader, or else a view that is
-   *  valid ONLY during this call (it may point into a chunk the socket reuses): copy it to keep it.
-   *  Frames without payload (and zero-length ones) get an empty Uint8Array. */
-  onFrame(h: FrameHeader, payload: Uint8Array): void;
+   *  valid ONLY during this call (it may point into a chunk the socket reuses): copy it to keep it —
+   *  unless `owned` is true: then it is memory the parser allocated for this payload alone (8-aligned),
+   *  which the sink may keep. Frames without payload (and zero-length ones) get an empty Uint8Array. */
+  onFrame(h: FrameHeader, payload: Uint8Array, owned?: boolean): void;
 }
 
 // The two states of the machine.
@@ -33,6 +34,9 @@ const READING_HEADER = 0;
 const READING_PAYLOAD = 1;
 
 const EMPTY = new Uint8Array(0);
+
+/** Payloads up to this size are copied byte by byte rather than through a subarray view. */
+const SMALL_COPY_BYTES = 64;
 
 /**
  * Feed it every chunk a connection receives, in order. Throws TSMPI_ERR_PROTOCOL on malformed
@@ -57,6 +61,8 @@ export class FrameParser {
   #header: FrameHeader | undefined;
   /** Where the arriving payload goes: the sink's destination, or a buffer the parser allocated. */
   #payload: Uint8Array = EMPTY;
+  /** #payload was allocated by the parser (the sink may keep it). */
+  #payloadOwned = false;
   #payloadFill = 0;
   #failure: unknown = undefined;
   #failed = false;
@@ -176,7 +182,12 @@ export class FrameParser {
         );
       }
       if (available >= length) {
-        if (length > 0) destination.set(chunk.subarray(pos, pos + length));
+        if (length <= SMALL_COPY_BYTES) {
+          // A loop beats making a view to copy a few bytes.
+          for (let i = 0; i < length; i++) destination[i] = chunk[pos + i]!;
+        } else {
+          destination.set(chunk.subarray(pos, pos + length));
+        }
         sink.onFrame(h, destination);
         return pos + length;
       }
@@ -201,6 +212,7 @@ export class FrameParser {
     const owned = Buffer.allocUnsafe(length);
     owned.set(chunk.subarray(pos, end));
     this.#awaitPayload(h, owned, available);
+    this.#payloadOwned = true;
     return end;
   }
 
@@ -209,6 +221,7 @@ export class FrameParser {
     this.#header = h;
     this.#payload = payload;
     this.#payloadFill = filled;
+    this.#payloadOwned = false;
   }
 
   #continuePayload(chunk: Uint8Array, pos: number, end: number): number {
@@ -228,10 +241,12 @@ export class FrameParser {
   #finishPayload(): void {
     const h = this.#header!;
     const payload = this.#payload;
+    const owned = this.#payloadOwned;
     this.#state = READING_HEADER;
     this.#header = undefined;
     this.#payload = EMPTY;
     this.#payloadFill = 0;
-    this.#sink.onFrame(h, payload);
+    this.#payloadOwned = false;
+    this.#sink.onFrame(h, payload, owned);
   }
 }

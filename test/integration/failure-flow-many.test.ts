@@ -1,0 +1,46 @@
+// Issue 6, flow control with a million small messages: rank 0 isends 1 000 000 small objects without
+// awaiting them to rank 1, which posts its receives only after a 'go' message that travels behind all of
+// them. Every message must arrive, in order, and rank 1's RSS must stay under 512 MiB above its baseline.
+// Run twice: as users run it (deadlock detection on, which asks the ranks for their pending operations
+// while a million sends are pending), and with --no-deadlock-detection, so that the memory bound is
+// judged on its own. About 20 s each on a 2-core machine. Nothing of the job may remain afterwards.
+import { afterEach, describe, expect, it } from 'vitest';
+import { assertNothingLeft, disposeAllJobs, fixture, runJob } from '../helpers/job.js';
+
+const FLOW = fixture('failure/flow-many.ts');
+const MIB = 2 ** 20;
+const BOUND = 512 * MIB;
+const COUNT = 1_000_000;
+
+afterEach(async () => {
+  await disposeAllJobs();
+});
+
+describe(`${COUNT} small isends to a receiver that posts late`, () => {
+  for (const launcherArgs of [[], ['--no-deadlock-detection']]) {
+    const label = launcherArgs.length === 0 ? 'default options' : launcherArgs.join(' ');
+    it(`${label}: every message delivered in order, receiver RSS < 512 MiB above its baseline`, async () => {
+      const result = await runJob({ np: 2, script: FLOW, args: [String(COUNT)], launcherArgs, timeoutMs: 150_000 });
+      const text = result.job.describe(result);
+      expect(result.code, text).toBe(0);
+      expect(result.stdout, text).toMatch(new RegExp(`^SENT count=${COUNT} ms=\\d+$`, 'm'));
+      expect(result.stdout, text).toMatch(/^ALLDONE$/m);
+      const delivered = /^DELIVERED count=(\d+) inorder=(\w+) ms=(\d+)$/m.exec(result.stdout);
+      expect(delivered, text).not.toBeNull();
+      expect(Number(delivered![1]), text).toBe(COUNT);
+      expect(delivered![2], `messages arrived out of order\n${text}`).toBe('true');
+
+      const rss = /^RSS baseline=(\d+) atgo=(\d+) peakatgo=(\d+) peak=(\d+)$/m.exec(result.stdout);
+      expect(rss, text).not.toBeNull();
+      const [baseline, atGo, peakAtGo, peak] = [1, 2, 3, 4].map((i) => Number(rss![i]));
+      const mib = (x: number) => `${(x / MIB).toFixed(0)} MiB`;
+      const report = `receiver RSS: baseline ${mib(baseline!)}, with every message unexpected ${mib(atGo!)} (peak so far ${mib(peakAtGo!)}), peak over the run ${mib(peak!)}`;
+      console.log(`[${label}] ${report}; receive phase ${delivered![3]} ms, job ${result.ms} ms`);
+      // While nothing is posted (the flow-control case proper) …
+      expect(peakAtGo! - baseline!, report).toBeLessThan(BOUND);
+      // … and over the whole run, draining included.
+      expect(peak! - baseline!, report).toBeLessThan(BOUND);
+      await assertNothingLeft(result);
+    }, 180_000);
+  }
+});

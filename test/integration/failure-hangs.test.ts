@@ -1,0 +1,106 @@
+// Issue 6, hangs explained: --timeout S prints, for every rank, what it is blocked in (operation,
+// communicator, peer or root, tag, how long) and ends the job with exit status 124; deadlock detection
+// reports every rank's pending operation and ends the job with 125 — and raises no false alarm while a
+// rank computes for 3 s, while messages move slowly (one every 300 ms for 3 s), or while large (512 MiB)
+// messages stream; --no-deadlock-detection turns it off. Nothing of the job may remain afterwards.
+import { afterEach, describe, expect, it } from 'vitest';
+import { assertNothingLeft, disposeAllJobs, fixture, linesOf, runJob, startJob } from '../helpers/job.js';
+
+const HANG = fixture('failure/hang.ts');
+
+afterEach(async () => {
+  await disposeAllJobs();
+});
+
+describe('--timeout', () => {
+  it('reports every rank (op, communicator, peer or root, tag, how long) and exits 124', async () => {
+    const job = startJob({ np: 5, script: HANG, args: ['mixed'], launcherArgs: ['--timeout', '2'], timeoutMs: 30_000 });
+    await job.waitForLines(/^READY rank=\d$/, 5);
+    const result = await job.result;
+    const text = job.describe(result);
+    expect(result.code, text).toBe(124);
+    // The deadline is 2 s after the start; the report and the end of the job must follow promptly.
+    expect(result.ms, text).toBeGreaterThanOrEqual(2000);
+    expect(result.ms, text).toBeLessThan(2000 + 3000);
+    const err = result.stderr;
+    expect(err, text).toMatch(/timeout/i);
+    expect(err, text).toMatch(/^ *rank 0: blocked in recv on COMM_WORLD from rank 1, tag 42, for \d+(\.\d+)? s$/m);
+    expect(err, text).toMatch(/^ *rank 1: .*(busy|no answer|comput)/m);
+    expect(err, text).toMatch(/^ *rank 2: blocked in bcast on COMM_WORLD.*root 0.*for \d+(\.\d+)? s$/m);
+    expect(err, text).toMatch(/^ *rank 3: blocked in send on COMM_WORLD to rank 0, tag 43, for \d+(\.\d+)? s$/m);
+    expect(err, text).toMatch(/^ *rank 4: blocked in barrier on COMM_WORLD.*for \d+(\.\d+)? s$/m);
+    // "How long": a rank blocked since its start has been so for about the whole timeout.
+    const seconds = [...err.matchAll(/for (\d+(?:\.\d+)?) s$/gm)].map((m) => Number(m[1]));
+    for (const s of seconds) expect(s, text).toBeGreaterThan(0.5);
+    expect(err, text).not.toMatch(/deadlock:/);
+    await assertNothingLeft(job);
+  });
+});
+
+describe('deadlock detection', () => {
+  it('reports each rank\'s pending operation and exits 125', async () => {
+    const np = 3;
+    const job = startJob({ np, script: HANG, args: ['deadlock'], timeoutMs: 30_000 });
+    const ready = await job.waitForLines(/^READY rank=\d$/, np);
+    const blockedAt = Math.max(...ready.map((l) => l.at));
+    const result = await job.result;
+    const text = job.describe(result);
+    expect(result.code, text).toBe(125);
+    expect(result.stderr, text).toMatch(/deadlock/i);
+    for (let r = 0; r < np; r++) {
+      const re = new RegExp(`^ *rank ${r}: blocked in recv on COMM_WORLD from rank ${(r + 1) % np}, tag ${40 + r}, for \\d+(\\.\\d+)? s$`, 'm');
+      expect(result.stderr, text).toMatch(re);
+    }
+    expect(result.stdout, text).not.toMatch(/UNEXPECTED/);
+    // Blocked ≥ 1 s is the criterion; the verdict and the end must not take much longer.
+    expect(result.ms - blockedAt, text).toBeGreaterThanOrEqual(1000);
+    expect(result.ms - blockedAt, text).toBeLessThan(5000);
+    await assertNothingLeft(job);
+  });
+
+  it('a rank that ended normally while the others wait for it: the job ends (not hangs), naming the waits', async () => {
+    const np = 3;
+    const result = await runJob({ np, script: HANG, args: ['ended'], timeoutMs: 30_000 });
+    const text = result.job.describe(result);
+    expect(result.code, text).not.toBe(0);
+    expect(result.ms, text).toBeLessThan(6000);
+    // Either a deadlock report (125) or the waiting ranks failed with TSMPI_ERR_PEER_LOST naming rank 1.
+    if (result.code === 125) {
+      for (const r of [0, 2]) expect(result.stderr, text).toMatch(new RegExp(`^ *rank ${r}: blocked in recv on COMM_WORLD from rank 1, tag 3`, 'm'));
+    } else {
+      expect(result.stderr, text).toMatch(/TSMPI_ERR_PEER_LOST.*rank 1/);
+    }
+    expect(result.stdout, text).not.toMatch(/UNEXPECTED/);
+    await assertNothingLeft(result);
+  });
+
+  it('--no-deadlock-detection: the same deadlock runs until --timeout (124), no deadlock report', async () => {
+    const result = await runJob({
+      np: 3, script: HANG, args: ['deadlock'], launcherArgs: ['--no-deadlock-detection', '--timeout', '4'], timeoutMs: 30_000,
+    });
+    const text = result.job.describe(result);
+    expect(result.code, text).toBe(124);
+    expect(result.ms, text).toBeGreaterThanOrEqual(4000);
+    expect(result.stderr, text).not.toMatch(/deadlock:/);
+    expect(result.stderr, text).toMatch(/^ *rank 0: blocked in recv on COMM_WORLD from rank 1, tag 40/m);
+    await assertNothingLeft(result);
+  });
+
+  const noFalseAlarm: { mode: string; np: number; what: string; done: RegExp }[] = [
+    { mode: 'compute', np: 3, what: 'a rank computes for 3 s while the others wait for it', done: /^DONE rank=\d$/ },
+    { mode: 'slow', np: 3, what: 'messages move slowly (one every 300 ms for 3 s)', done: /^DONE rank=\d got=10$/ },
+    { mode: 'large', np: 3, what: 'two 512 MiB messages stream while a third rank waits in a barrier', done: /^DONE rank=\d$/ },
+    // A rank with many pending operations must still be able to answer tsmpirun's state requests.
+    { mode: 'manyops', np: 2, what: 'a rank waits for 20 000 posted irecvs (its state report is large)', done: /^DONE rank=\d$/ },
+  ];
+  for (const c of noFalseAlarm) {
+    it(`no false alarm while ${c.what}`, async () => {
+      const result = await runJob({ np: c.np, script: HANG, args: [c.mode], timeoutMs: 60_000 });
+      const text = result.job.describe(result);
+      expect(result.stderr, text).not.toMatch(/deadlock/i);
+      expect(result.code, text).toBe(0);
+      expect(linesOf(result.stdout).filter((l) => c.done.test(l)), text).toHaveLength(c.np);
+      await assertNothingLeft(result);
+    });
+  }
+});
