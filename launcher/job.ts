@@ -1,15 +1,27 @@
 // One job, start to end: a private directory and secret, the script bundled once, the control
 // server, the ranks spawned, their output forwarded, their exits supervised, and everything the job
 // made removed again. Resolves with the job's exit status.
+//
+// Where ranks run (planJob): here; on other hosts (--host/--hostfile: spawn/remote.ts, over ssh or the
+// launch agent, everyone on TCP over the interface that reaches those hosts); as the tasks of an srun
+// step inside a Slurm allocation (spawn/slurm.ts). Ranks elsewhere run under the rank agent
+// (spawn/agent.ts), which gives the job the same handle on them as on a local child. tsmpirun started
+// as a task of a PMI launcher is itself one rank (spawn/pmi-task.ts).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { RankState } from '../runtime/control/messages.js';
 import { ControlServer } from './control/server.js';
 import type { LaunchOptions } from './options.js';
+import { AddressError, chooseLauncherAddress, isLocalHost, placeRanks, totalSlots } from './hosts.js';
+import { bootstrapBytes, type AgentHeader } from './spawn/agent-protocol.js';
 import { spawnLocalRank } from './spawn/local.js';
+import { isPmiTask, runAsPmiTask } from './spawn/pmi-task.js';
+import type { RankHandle } from './spawn/rank.js';
+import { DEFAULT_LAUNCH_AGENT, spawnRemoteRank, splitLaunchAgent } from './spawn/remote.js';
+import { inSlurmAllocation, slurmNodeNames, slurmSingleNode, slurmTaskCount, startSlurmStep, type SlurmStep } from './spawn/slurm.js';
 import { RankOutput, outputFilePath } from './stdio.js';
 import { DEADLOCK_EXIT_STATUS, Supervisor, TIMEOUT_EXIT_STATUS, signalNumber } from './supervise.js';
 import { DEADLOCK_POLL_MS, DeadlockDetector, STATE_REPORT_WAIT_MS, describeSnapshot, type Snapshot } from './hangs.js';
@@ -17,6 +29,12 @@ import { ScriptCompileError, bundleScript } from './transform.js';
 
 /** How long to wait for a failed rank's last control messages (its abort reason) before judging it. */
 const LAST_WORDS_WAIT_MS = 200;
+/**
+ * A rank that failed only because a peer vanished (its error is TSMPI_ERR_PEER_LOST) is judged this much
+ * later, so that the peer's own failure decides the job's status: a remote rank's exit status comes
+ * through ssh (or srun's channel) after the peer's sockets have already closed at the other ranks.
+ */
+const SECONDARY_FAILURE_WAIT_MS = 1000;
 
 export class UsageError extends Error {}
 
@@ -39,12 +57,80 @@ function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-export async function runJob(options: LaunchOptions): Promise<number> {
-  const np = options.np ?? availableParallelism();
-  const slots = options.hosts ? options.hosts.reduce((n, h) => n + h.slots, 0) : Infinity;
-  if (np > slots && !options.oversubscribe) {
-    throw new UsageError(`${np} ranks requested but the hosts have ${slots} slots (use --oversubscribe to allow more ranks than slots)`);
+/** Where a job's ranks run, decided before anything is started. */
+interface JobPlan {
+  np: number;
+  /** Per rank: undefined to start it here, else the host to reach through ssh or the launch agent. */
+  hosts: (string | undefined)[];
+  /** Ranks are the tasks of one srun step (inside a Slurm allocation). */
+  slurm: boolean;
+  /** The address of the control server (and of local ranks' TCP listeners when `tcp`). */
+  address: string;
+  /** Ranks talk TCP (some run on other hosts); otherwise Unix sockets in the job directory. */
+  tcp: boolean;
+}
+
+function localPlan(np: number): JobPlan {
+  return { np, hosts: new Array<undefined>(np).fill(undefined), slurm: false, address: '127.0.0.1', tcp: false };
+}
+
+/**
+ * Hosts given: by-slot placement (hosts.ts), ranks on this machine started here, the others over ssh,
+ * everyone on TCP over the interface that reaches the other hosts. Inside a Slurm allocation (and no
+ * hosts): an srun step, -np defaulting to the allocation's task count. Otherwise: local ranks.
+ */
+async function planJob(options: LaunchOptions, env: NodeJS.ProcessEnv): Promise<JobPlan> {
+  if (options.hosts) {
+    const slots = totalSlots(options.hosts);
+    const np = options.np ?? slots;
+    if (np > slots && !options.oversubscribe) {
+      throw new UsageError(`${np} ranks requested but the hosts have ${slots} slots (use --oversubscribe to allow more ranks than slots)`);
+    }
+    const placed = placeRanks(options.hosts, np);
+    const local = new Map<string, boolean>();
+    for (const host of new Set(placed)) local.set(host, await isLocalHost(host));
+    const remote = [...local].filter(([, isLocal]) => !isLocal).map(([host]) => host);
+    if (remote.length === 0) return localPlan(np);
+    let address: string;
+    try {
+      address = await chooseLauncherAddress(remote, env);
+    } catch (e) {
+      if (e instanceof AddressError) throw new UsageError(e.message);
+      throw e;
+    }
+    return { np, hosts: placed.map((h) => (local.get(h) ? undefined : h)), slurm: false, address, tcp: true };
   }
+  if (inSlurmAllocation(env)) {
+    const tasks = slurmTaskCount(env)!;
+    const np = options.np ?? tasks;
+    if (np > tasks && !options.oversubscribe) {
+      throw new UsageError(`${np} ranks requested but the Slurm allocation has ${tasks} tasks (use --oversubscribe to allow more ranks than tasks)`);
+    }
+    const plan: JobPlan = { ...localPlan(np), slurm: true };
+    if (slurmSingleNode(env)) return plan;
+    const others: string[] = [];
+    for (const node of await slurmNodeNames(env)) if (!(await isLocalHost(node))) others.push(node);
+    if (others.length === 0) return plan;
+    try {
+      return { ...plan, address: await chooseLauncherAddress(others, env), tcp: true };
+    } catch (e) {
+      if (e instanceof AddressError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  const stepTasks = Number(env.SLURM_STEP_NUM_TASKS ?? env.SLURM_NTASKS);
+  if (env.SLURM_STEP_ID !== undefined && stepTasks > 1 && options.np === undefined) {
+    // `srun -n 4 tsmpirun prog.ts` without PMI would run four separate jobs of N ranks each.
+    throw new UsageError(`tsmpirun is one of ${stepTasks} tasks of an srun step without PMI: run srun --mpi=pmi2 … tsmpirun prog.ts `
+      + '(each task is then one rank), or run tsmpirun itself inside the allocation, without srun');
+  }
+  return localPlan(options.np ?? availableParallelism());
+}
+
+export async function runJob(options: LaunchOptions): Promise<number> {
+  // Started as a task of srun --mpi=pmi2 or mpiexec: this process is one rank of the PMI job.
+  if (isPmiTask(process.env) && options.np === undefined && options.hosts === undefined) return runAsPmiTask(options, say);
+  const plan = await planJob(options, process.env);
   const jobDir = mkdtempSync(join(tmpdir(), 'tsmpi-'));
   const reaper = startJobDirReaper(jobDir);
   let removeJobDir = () => {
@@ -64,15 +150,16 @@ export async function runJob(options: LaunchOptions): Promise<number> {
       throw e;
     }
     const secret = randomBytes(32);
-    return await runRanks(options, np, jobDir, bundle, secret);
+    return await runRanks(options, plan, jobDir, bundle, secret);
   } finally {
     removeJobDir();
     removeJobDir = () => {};
   }
 }
 
-async function runRanks(options: LaunchOptions, np: number, jobDir: string, bundle: string, secret: Buffer): Promise<number> {
-  const children: ChildProcess[] = [];
+async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, bundle: string, secret: Buffer): Promise<number> {
+  const np = plan.np;
+  const children: RankHandle[] = [];
   const stateReplies = new Map<number, (rank: number, state: RankState) => void>();
   let stateId = 0;
   let registeredCount = 0;
@@ -85,11 +172,18 @@ async function runRanks(options: LaunchOptions, np: number, jobDir: string, bund
     },
   }));
   const supervisor = new Supervisor(supervised, say);
+  /** Ranks whose failure was caused by another rank's (see SECONDARY_FAILURE_WAIT_MS). */
+  const secondaryFailures = new Set<number>();
 
-  const control = await ControlServer.start(secret, np, '127.0.0.1', {
+  const control = await ControlServer.start(secret, np, plan.address, {
     onRegistered: () => { allRegistered = ++registeredCount === np; },
     onAbort: (rank, code, message) => {
-      if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, `called abort(${code})`);
+      const judge = () => {
+        if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, `called abort(${code})`);
+      };
+      if (!message.includes('TSMPI_ERR_PEER_LOST')) return judge();
+      secondaryFailures.add(rank);
+      setTimeout(judge, SECONDARY_FAILURE_WAIT_MS);
     },
     onState: (rank, id, state) => stateReplies.get(id)?.(rank, state),
     onDisconnected: () => {},
@@ -116,6 +210,7 @@ async function runRanks(options: LaunchOptions, np: number, jobDir: string, bund
     return { live, snapshot };
   }
 
+  const transportEnv: Record<string, string> = plan.tcp ? { TSMPI_TRANSPORT: 'tcp' } : {};
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...options.env,
@@ -123,13 +218,57 @@ async function runRanks(options: LaunchOptions, np: number, jobDir: string, bund
     TSMPI_SIZE: String(np),
     TSMPI_JOB_DIR: jobDir,
     TSMPI_SCRIPT: options.script,
+    ...transportEnv,
+    ...(plan.tcp ? { TSMPI_TCP_HOST: plan.address } : {}),
   };
+  // A tsmpirun started inside a PMI task: its ranks join through tsmpirun, not through that PMI job.
+  for (const name of Object.keys(env)) if (name.startsWith('PMI_')) delete env[name];
   const nodeArgv = ['--enable-source-maps', ...options.nodeArgs, bundle, ...options.scriptArgs];
   const outputs: Promise<void>[] = [];
   const exits: Promise<void>[] = [];
 
+  // Ranks elsewhere get the bundle and their settings from tsmpirun (agent-protocol.ts): the TSMPI_*
+  // settings of tsmpirun's environment (ssh does not carry it; srun does), -x variables, the job's own.
+  const launchesElsewhere = plan.slurm || plan.hosts.some((h) => h !== undefined);
+  const bundleBytes = launchesElsewhere ? readFileSync(bundle) : Buffer.alloc(0);
+  const notForwarded = new Set(['TSMPI_TCP_HOST', 'TSMPI_LAUNCHER_ADDRESS', 'TSMPI_JOB_DIR', 'TSMPI_RANK', 'TSMPI_SECRET_FD']);
+  const agentHeader = (rank: number | undefined): Omit<AgentHeader, 'channel'> => ({
+    v: 1,
+    ...(rank === undefined ? {} : { rank }),
+    env: {
+      ...(plan.slurm ? {} : Object.fromEntries(Object.entries(process.env)
+        .filter((e): e is [string, string] => e[0].startsWith('TSMPI_') && !notForwarded.has(e[0]) && e[1] !== undefined))),
+      ...options.env,
+      TSMPI_CONTROL: control.url,
+      TSMPI_SIZE: String(np),
+      TSMPI_SCRIPT: options.script,
+      ...transportEnv,
+    },
+    nodeArgs: options.nodeArgs,
+    scriptArgs: options.scriptArgs,
+    bundleBytes: bundleBytes.length,
+    stdinRank: 0,
+    ...(plan.tcp ? { routeTo: plan.address } : {}),
+    ...(plan.slurm ? { jobDir } : {}),
+  });
+  const agent = options.launchAgent === undefined ? DEFAULT_LAUNCH_AGENT : splitLaunchAgent(options.launchAgent);
+  let step: SlurmStep | undefined;
+  if (plan.slurm) {
+    step = await startSlurmStep({
+      np, oversubscribe: options.oversubscribe, secret, header: agentHeader(undefined), bundle: bundleBytes, channelHost: plan.address, say,
+    });
+  }
+
   for (let rank = 0; rank < np; rank++) {
-    const child = spawnLocalRank({ rank, nodeArgv, env: { ...env, TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 });
+    const host = plan.hosts[rank];
+    const child: RankHandle = step
+      ? step.ranks[rank]!
+      : host === undefined
+        ? spawnLocalRank({ rank, nodeArgv, env: { ...env, TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
+        : spawnRemoteRank({
+          rank, host, agent, withStdin: rank === 0, bundle: bundleBytes,
+          bootstrap: bootstrapBytes(secret, { ...agentHeader(rank), channel: { kind: 'stdio' } }),
+        });
     children.push(child);
     for (const stream of ['stdout', 'stderr'] as const) {
       const out = new RankOutput({
@@ -155,8 +294,12 @@ async function runRanks(options: LaunchOptions, np: number, jobDir: string, bund
           resolve();
         };
         // A failing rank's abort message may still be in flight: read it before judging the exit.
-        if (failed && !supervisor.isEnding) void control.whenDisconnected(rank, LAST_WORDS_WAIT_MS).then(judge);
-        else judge();
+        if (failed && !supervisor.isEnding) {
+          void control.whenDisconnected(rank, LAST_WORDS_WAIT_MS).then(() => {
+            if (secondaryFailures.has(rank) && !supervisor.isEnding) setTimeout(judge, SECONDARY_FAILURE_WAIT_MS);
+            else judge();
+          });
+        } else judge();
       });
     }));
   }
@@ -208,6 +351,7 @@ async function runRanks(options: LaunchOptions, np: number, jobDir: string, bund
   const watcher = watchForDeadlock();
 
   await Promise.all(exits);
+  await step?.finished;
   watching = false;
   wakeWatcher();
   await Promise.all(outputs);

@@ -5,6 +5,11 @@
 // be split across keys, Hydra's -pmi-port mode, and an aborting rank that must make the launcher end the
 // job: Hydra exits with the code given to abort (7), srun SIGKILLs the step and exits 137.
 //
+// Then the runtime itself under both launchers (runtime/env/join-pmi.ts): `srun --mpi=pmi2 -n 4 tsmpirun
+// prog.ts` and `mpiexec.hydra -n 4 tsmpirun prog.ts` (tsmpirun as a PMI task runs its script as that rank),
+// and a plain `node prog.mjs` importing tsmpi: output, exit status, a failing rank ending the job (srun:
+// 137; Hydra: the rank's code), and nothing left (processes or directories in the run's own TMPDIR).
+//
 // Hydra's control port listens on every interface (no option changes that), so mpiexec runs inside a
 // private network namespace with only loopback up. Slurm is configured to listen on 127.0.0.1 only.
 //
@@ -16,10 +21,24 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeRun as describeJob, leftBehind, runWithTmp, sortedLines, type RunResult as JobRun } from './infra/cluster.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DRIVER = join(REPO, 'test', 'fixtures', 'pmi', 'driver.mjs');
 const BUILT_CLIENT = join(REPO, 'dist', 'runtime', 'env', 'pmi.js');
+const LAUNCHER = join(REPO, 'dist', 'launcher', 'bin.js');
+const RING = join(REPO, 'examples', 'ring.ts');
+const WHERE = join(REPO, 'test', 'fixtures', 'cluster', 'where.ts');
+const PLAIN = join(REPO, 'test', 'fixtures', 'cluster', 'plain.mjs');
+const RING_LINES = [0, 1, 2, 3].map((r) => `I am rank ${r} ; my right neighbour is ${(r + 1) % 4}`);
+
+/** A job of tsmpi ranks under a PMI launcher, with a TMPDIR of its own; fails the test on leftovers. */
+async function pmiJob(what: string, command: string, args: string[]): Promise<JobRun> {
+  const r = await runWithTmp(command, args, { timeoutMs: RUN_TIMEOUT_MS });
+  console.log(`[pmi-integration] ${what}: exit ${r.code}, ${r.ms.toFixed(0)} ms`);
+  expect(await leftBehind(r, { graceMs: GROUP_EXIT_GRACE_MS }), describeJob(what, r)).toBe('');
+  return r;
+}
 const SLURM_SH = join(REPO, 'test', 'infra', 'slurm.sh');
 const MPICH_SH = join(REPO, 'test', 'infra', 'mpich.sh');
 /** A fresh machine installs packages first (apt-get update + about 15 MB of .debs). */
@@ -229,6 +248,30 @@ describe('srun --mpi=pmi2 on a single-node Slurm', () => {
     expect(r.status, describeRun(r)).toBe(137);
     expect(r.stderr, describeRun(r)).toMatch(/Killed/);
   });
+
+  const srunJob = (what: string, program: string[]): Promise<JobRun> =>
+    pmiJob(what, 'srun', ['--mpi=pmi2', '-n', '4', '-O', '--immediate=30', ...program]);
+
+  it('runs tsmpirun as each PMI task: srun --mpi=pmi2 -n 4 tsmpirun examples/ring.ts', async () => {
+    const r = await srunJob('srun tsmpirun ring', [LAUNCHER, RING]);
+    expect(r.code, describeJob('srun ring', r)).toBe(0);
+    expect(sortedLines(r.stdout, /^I am rank/), describeJob('srun ring', r)).toEqual(RING_LINES);
+  });
+
+  it('runs a plain node program importing tsmpi: srun --mpi=pmi2 -n 4 node plain.mjs', async () => {
+    const r = await srunJob('srun plain node', [process.execPath, PLAIN]);
+    expect(r.code, describeJob('srun plain', r)).toBe(0);
+    expect(sortedLines(r.stdout, /^plain rank/), describeJob('srun plain', r)).toEqual(
+      [0, 1, 2, 3].map((rank) => `plain rank ${rank}/4 right=${(rank + 1) % 4} sum=6`),
+    );
+  });
+
+  it('a failing rank ends the step through PMI: srun exits 137', async () => {
+    const r = await srunJob('srun tsmpirun failing rank', [LAUNCHER, WHERE, 'fail', '2', '3']);
+    expect(r.code, describeJob('srun fail', r)).toBe(137);
+    expect(sortedLines(r.stdout, /^rank \d\/4 on /).length, describeJob('srun fail', r)).toBe(4);
+    expect(r.ms, describeJob('srun fail', r)).toBeLessThan(ABORT_DEADLINE_MS);
+  });
 });
 
 describe('mpiexec.hydra inside unshare --net', () => {
@@ -269,5 +312,26 @@ describe('mpiexec.hydra inside unshare --net', () => {
     expect(r.stdout, describeRun(r)).not.toContain('UNEXPECTEDLY');
     expect(r.ms, describeRun(r)).toBeLessThan(ABORT_DEADLINE_MS);
     expect(r.status, describeRun(r)).toBe(7);
+  });
+
+  const hydraJob = (what: string, program: string[]): Promise<JobRun> =>
+    pmiJob(what, 'unshare', ['--net', 'sh', '-c', 'ip link set lo up && exec mpiexec.hydra "$@"', 'sh', '-launcher', 'fork', '-n', '4', ...program]);
+
+  it('runs tsmpirun as each PMI task: mpiexec.hydra -n 4 tsmpirun examples/ring.ts', async () => {
+    const r = await hydraJob('hydra tsmpirun ring', [LAUNCHER, RING]);
+    expect(r.code, describeJob('hydra ring', r)).toBe(0);
+    expect(sortedLines(r.stdout, /^I am rank/), describeJob('hydra ring', r)).toEqual(RING_LINES);
+  });
+
+  it('a failing rank ends the job with its exit code (3)', async () => {
+    const r = await hydraJob('hydra tsmpirun failing rank', [LAUNCHER, WHERE, 'fail', '2', '3']);
+    expect(r.code, describeJob('hydra fail', r)).toBe(3);
+    expect(sortedLines(r.stdout, /^rank \d\/4 on /).length, describeJob('hydra fail', r)).toBe(4);
+    expect(r.ms, describeJob('hydra fail', r)).toBeLessThan(ABORT_DEADLINE_MS);
+  });
+
+  it('abort(6) in a rank: Hydra exits 6', async () => {
+    const r = await hydraJob('hydra tsmpirun abort', [LAUNCHER, WHERE, 'abort', '1', '6']);
+    expect(r.code, describeJob('hydra abort', r)).toBe(6);
   });
 });

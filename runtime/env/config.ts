@@ -11,18 +11,31 @@ export interface RuntimeConfig {
   secretFd: number | undefined;
   /** Private 0700 directory of the job on this host (Unix sockets live here). */
   jobDir: string | undefined;
-  /** 'unix' for ranks sharing a host, 'tcp' to force TCP (also used across hosts). */
+  /** 'unix' for ranks sharing a host, 'tcp' to force TCP (also used across hosts). Under PMI the
+   *  default picks per peer (Unix sockets on the same host, TCP otherwise); 'tcp' forces TCP. */
   transport: 'unix' | 'tcp';
+  /** TSMPI_TRANSPORT was set (under PMI, unset means: choose per peer). */
+  transportGiven: boolean;
   /** Address to bind the TCP listener to. */
   tcpHost: string;
+  /** TSMPI_TCP_HOST was set: under PMI it overrides the choice of interface. */
+  tcpHostGiven: boolean;
   eagerLimit: number;
   /** The user's script as they named it (process.argv[1] shows it rather than the job's bundle). */
   script: string | undefined;
+  /** Private directory holding this rank's bundle, to remove once loaded (tsmpirun as a PMI task). */
+  bundleDir: string | undefined;
 }
 
 const KNOWN = new Set([
   'TSMPI_CONTROL', 'TSMPI_RANK', 'TSMPI_SIZE', 'TSMPI_SECRET_FD', 'TSMPI_JOB_DIR', 'TSMPI_TRANSPORT',
   'TSMPI_TCP_HOST', 'TSMPI_EAGER_LIMIT', 'TSMPI_SCRIPT', 'TSMPI_PMI',
+  // Read by tsmpirun (the address its control server and local ranks use when ranks run on other
+  // hosts); ranks inherit tsmpirun's environment, so it must be accepted here too.
+  'TSMPI_LAUNCHER_ADDRESS',
+  // Set by tsmpirun run as a PMI task: the private directory of the job's bundle, removed by the rank
+  // once the bundle is loaded.
+  'TSMPI_BUNDLE_DIR',
 ]);
 /** Families validated by their own layer (collective algorithm overrides). */
 const KNOWN_PREFIXES = ['TSMPI_COLL_'];
@@ -54,8 +67,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     secretFd: integer(env, 'TSMPI_SECRET_FD', 0, 1 << 20),
     jobDir: env.TSMPI_JOB_DIR || undefined,
     transport,
+    transportGiven: Boolean(env.TSMPI_TRANSPORT),
     tcpHost: env.TSMPI_TCP_HOST || '127.0.0.1',
-    eagerLimit: integer(env, 'TSMPI_EAGER_LIMIT', 0, 1 << 26) ?? 64 * 1024,
+    tcpHostGiven: Boolean(env.TSMPI_TCP_HOST),
+    // 1 MiB, measured with bench/ (eager messages above 16 KiB are written in place, not copied, so
+    // the rendezvous round trip is only worth it for larger ones).
+    eagerLimit: integer(env, 'TSMPI_EAGER_LIMIT', 0, 1 << 26) ?? 1024 * 1024,
     script: env.TSMPI_SCRIPT || undefined,
+    bundleDir: env.TSMPI_BUNDLE_DIR || undefined,
   };
 }
