@@ -1,9 +1,9 @@
 // Issue 6, flow control with a million small messages: rank 0 isends 1 000 000 small objects without
 // awaiting them to rank 1, which posts its receives only after a 'go' message that travels behind all of
 // them. Every message must arrive, in order, and rank 1's RSS must stay under 512 MiB above its baseline.
-// Run twice: as users run it (deadlock detection on, which asks the ranks for their pending operations
-// while a million sends are pending), and with --no-deadlock-detection, so that the memory bound is
-// judged on its own. About 20 s each on a 2-core machine. Nothing of the job may remain afterwards.
+// Run as users run it: deadlock detection on, which asks the ranks for their pending operations while a
+// million sends are pending, so the bound holds with the reports' cost included. About 20 s on a 2-core
+// machine. Nothing of the job may remain afterwards.
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertNothingLeft, disposeAllJobs, fixture, runJob } from '../helpers/job.js';
 
@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 describe(`${COUNT} small isends to a receiver that posts late`, () => {
-  for (const launcherArgs of [[], ['--no-deadlock-detection']]) {
+  for (const launcherArgs of [[] as string[]]) {
     const label = launcherArgs.length === 0 ? 'default options' : launcherArgs.join(' ');
     it(`${label}: every message delivered in order, receiver RSS < 512 MiB above its baseline`, async () => {
       const result = await runJob({ np: 2, script: FLOW, args: [String(COUNT)], launcherArgs, timeoutMs: 150_000 });
