@@ -11,7 +11,7 @@ import type { TypedArray } from '../wire/dtype.js';
 import type { CollChannel } from './channel.js';
 import { blockRange, halvingReduceScatter, stepHalves } from './halving.js';
 import type { TypedKernel } from './ops.js';
-import { newLike } from './payload.js';
+import { giveScratch, takeScratch } from './scratch.js';
 import { exchange, recvExact, relayFailures } from './relay.js';
 import { Fold, Split } from './topology.js';
 
@@ -34,15 +34,20 @@ export function allreduceRabenseifner(
       await recvExact(ch, recvbuf, fold.foldPartner, tag);
       return;
     }
-    if (sendbuf) recvbuf.set(sendbuf as never);
     let scratch: TypedArray | undefined;
+    // Without a fold the halving reads sendbuf itself (no copy into recvbuf first).
+    let input = sendbuf;
     if (fold.foldPartner >= 0) {
-      scratch = newLike(recvbuf);
+      scratch = takeScratch(recvbuf, recvbuf.length);
       await recvExact(ch, scratch, fold.foldPartner, tag);
-      kernel(recvbuf, scratch, recvbuf);
+      kernel(recvbuf, scratch, sendbuf ?? recvbuf);
+      input = undefined;
+    } else if (fold.pof2 === 1 && sendbuf) {
+      recvbuf.set(sendbuf as never);
     }
     const blocks = new Split(recvbuf.length, fold.pof2, unit);
-    const steps = await halvingReduceScatter(ch, tag, fold, blocks, recvbuf, kernel, scratch);
+    const steps = await halvingReduceScatter(ch, tag, fold, blocks, recvbuf, kernel, scratch, input);
+    giveScratch(scratch);
     for (let i = steps.length - 1; i >= 0; i--) {
       const [mine, theirs] = stepHalves(steps[i]!);
       const partner = steps[i]!.partner;

@@ -11,7 +11,7 @@ import type { TypedArray } from '../wire/dtype.js';
 import type { CollChannel } from './channel.js';
 import { blockRange } from './halving.js';
 import type { TypedKernel } from './ops.js';
-import { newLike } from './payload.js';
+import { giveScratch, takeScratch } from './scratch.js';
 import { ringPeers } from './allgather_ring.js';
 import { exchange, relayFailures } from './relay.js';
 import { Split } from './topology.js';
@@ -31,13 +31,14 @@ export function allreduceRing(
     if (sendbuf) recvbuf.set(sendbuf as never);
     const blocks = new Split(recvbuf.length, size, unit);
     const block = (i: number): TypedArray => blockRange(recvbuf, blocks, i, i + 1);
-    const incoming = newLike(recvbuf, blocks.counts[0]);
+    const incoming = takeScratch(recvbuf, blocks.counts[0]!);
     for (let step = 0; step < size - 1; step++) {
       const mine = block((rank - step - 1 + size) % size);
       const into = incoming.subarray(0, mine.length);
       await exchange(ch, block((rank - step + size) % size), right, into, left, tag);
       kernel(mine, into, mine);
     }
+    giveScratch(incoming);
     for (let step = 0; step < size - 1; step++) {
       await exchange(ch, block((rank + 1 - step + size) % size), right, block((rank - step + size) % size), left, tag);
     }

@@ -8,7 +8,7 @@
 import type { TypedArray } from '../wire/dtype.js';
 import type { CollChannel } from './channel.js';
 import type { TypedKernel } from './ops.js';
-import { newLike } from './payload.js';
+import { giveScratch, takeScratch } from './scratch.js';
 import { exchange } from './relay.js';
 import type { Fold, Split } from './topology.js';
 
@@ -29,7 +29,9 @@ export function blockRange(buf: TypedArray, blocks: Split, lo: number, hi: numbe
 
 /**
  * Runs the halving on butterfly member `fold` (which must not sit out) over `acc`, which holds this
- * rank's contribution (already folded with its sitting-out partner's). Returns the steps taken; on
+ * rank's contribution (already folded with its sitting-out partner's) — or, when `input` is given,
+ * over `input` as the contribution, whose first step writes its kept half into `acc` (so `acc` need
+ * not be a copy of the input first: one pass over n elements less). Returns the steps taken; on
  * return, the last step's kept half of `acc` holds the full reduction of that block.
  */
 export async function halvingReduceScatter(
@@ -40,10 +42,29 @@ export async function halvingReduceScatter(
   acc: TypedArray,
   kernel: TypedKernel,
   scratch?: TypedArray,
+  input?: TypedArray,
 ): Promise<HalvingStep[]> {
   const steps: HalvingStep[] = [];
   const largestHalf = blocks.lengthOf(0, fold.pof2 >> 1);
-  const incoming = scratch && scratch.length >= largestHalf ? scratch : newLike(acc, largestHalf);
+  const own = scratch && scratch.length >= largestHalf ? undefined : takeScratch(acc, largestHalf);
+  const done = await halvingSteps(ch, tag, fold, blocks, acc, kernel, (own ?? scratch)!, input, steps);
+  // Only after success: a failed exchange may leave a receive posted into the scratch buffer.
+  giveScratch(own);
+  return done;
+}
+
+async function halvingSteps(
+  ch: CollChannel,
+  tag: number,
+  fold: Fold,
+  blocks: Split,
+  acc: TypedArray,
+  kernel: TypedKernel,
+  incoming: TypedArray,
+  input: TypedArray | undefined,
+  steps: HalvingStep[],
+): Promise<HalvingStep[]> {
+  let src = input ?? acc;
   let lo = 0;
   let hi = fold.pof2;
   for (let mask = 1; mask < fold.pof2; mask <<= 1) {
@@ -53,10 +74,12 @@ export async function halvingReduceScatter(
     const keptLower = fold.butterflyRank < partnerButterfly;
     const [keepLo, keepHi, giveLo, giveHi] = keptLower ? [lo, mid, mid, hi] : [mid, hi, lo, mid];
     const keep = blockRange(acc, blocks, keepLo, keepHi);
+    const mine = src === acc ? keep : blockRange(src, blocks, keepLo, keepHi);
     const into = incoming.subarray(0, keep.length);
-    await exchange(ch, blockRange(acc, blocks, giveLo, giveHi), partner, into, partner, tag);
-    if (keptLower) kernel(keep, keep, into);
-    else kernel(keep, into, keep);
+    await exchange(ch, blockRange(src, blocks, giveLo, giveHi), partner, into, partner, tag);
+    if (keptLower) kernel(keep, mine, into);
+    else kernel(keep, into, mine);
+    src = acc;
     steps.push({ partner, lo, hi, keptLower });
     lo = keepLo;
     hi = keepHi;

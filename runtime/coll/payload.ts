@@ -40,8 +40,12 @@ export function typedPayload(ch: CollChannel, tag: number, like: TypedArray, def
 
 export function typedReduction(ch: CollChannel, tag: number, op: Op, like: TypedArray): Reduction<TypedArray> {
   const kernel = typedKernel(op, dtypeOf(like));
+  // Fields copied one by one, not `...typedPayload(…)`: an object literal that spreads and then defines
+  // methods cost ~2.2 µs per call in V8 (Node 20) against ~0.09 µs, a quarter of an 8-byte Allreduce.
+  const payload = typedPayload(ch, tag, like);
   return {
-    ...typedPayload(ch, tag, like),
+    send: payload.send,
+    recv: payload.recv,
     fold(acc, incoming, incomingIsLower) {
       if (incomingIsLower) kernel(acc, incoming, acc);
       else kernel(acc, acc, incoming);

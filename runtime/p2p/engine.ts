@@ -1,12 +1,18 @@
 // The point-to-point engine of one rank: sends and receives between world ranks, on any context.
 //
 // Protocols (chosen per message by its encoded size):
-//  - eager (size <= eagerLimit): header and payload go out at once, copied into one frame, and the
-//    send completes immediately; the receiver copies the payload into the matching receive, or
-//    keeps a copy in the unexpected queue.
+//  - eager (size <= eagerLimit, 1 MiB by default): header and payload go out at once. Up to
+//    EAGER_COPY_MAX_BYTES they are copied into one frame and the send completes when the frame reached
+//    the kernel; larger eager payloads are written in place (header + payload views, writev) and the
+//    send completes when the socket took them. The receiver matches an eager message at its header, so
+//    the payload lands straight in the posted receive buffer (typed) or in memory of its exact size
+//    (objects); with no receive posted, in memory of its own, kept in the unexpected queue.
 //  - rendezvous (larger): the sender announces the message (RTS) and waits; when a receive matches,
 //    the receiver answers CTS and the payload follows as DATA straight into the posted buffer (typed)
 //    or into one buffer of exactly the message's size (objects). Large data is never staged twice.
+//  - large payloads are read by the socket directly into their destination (transport/connection.ts),
+//    so the kernel's copy is the only one; only the first read, which also holds the header, is staged.
+//  The eager limit and the copy threshold were chosen with bench/ (see bench/README.md and config.ts).
 //  - synchronous sends (ssend) complete when the receiver matched: an eager ssend waits for SYNC_ACK,
 //    a rendezvous one completes after CTS anyway.
 //  - flow control: eager bytes a receiver has not yet consumed are bounded per sender by a credit
@@ -268,6 +274,19 @@ export class Engine {
 
   sendObject(value: unknown, dest: number, tag: number, context: number, sync: boolean): Request<void> {
     const { parts, byteLength } = encodeObject(value);
+    if (!sync && parts.length === 1 && byteLength <= EAGER_COPY_MAX_BYTES) {
+      // As sendTyped: a small object to a connected peer goes out without detours.
+      const link = dest >= 0 && dest !== this.rank ? this.links[dest] : undefined;
+      const cost = creditCost(byteLength);
+      if (link?.sendSocket && link.credit >= cost && !link.lost) {
+        link.credit -= cost;
+        this.messagesSent++;
+        const frame = Buffer.allocUnsafe(HEADER_BYTES + byteLength);
+        writeHeaderFields(frame, 0, FrameKind.EAGER, DTYPE_OBJECT, 0, context, tag, 0, byteLength, 0, 0);
+        frame.set(parts[0]!, HEADER_BYTES);
+        return this.writeEager(link, frame);
+      }
+    }
     return this.sendParts(parts, byteLength, dest, tag, context, DTYPE_OBJECT, sync);
   }
 
@@ -812,7 +831,11 @@ export class Engine {
           else parser.push(buf, n);
         } catch (e) {
           socket.destroy();
-          this.linkLost(link, e instanceof TsmpiError ? e : tsmpiError('TSMPI_ERR_PROTOCOL', `bad data from rank ${peer}: ${(e as Error).message}`, e));
+          const error = e instanceof TsmpiError ? e : tsmpiError('TSMPI_ERR_PROTOCOL', `bad data from rank ${peer}: ${(e as Error).message}`, e);
+          this.linkLost(link, error);
+          const matched = state.matched;
+          state.matched = undefined;
+          matched?.req[failRequest](link.lost ?? error);
         }
       },
     };
@@ -821,9 +844,13 @@ export class Engine {
     socket.on('close', () => {
       link.openSockets--;
       if (link.sendSocket === socket) link.sendSocket = undefined;
-      if (link.openSockets === 0 && !this.closed) {
-        this.linkLost(link, tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} closed its connection (it has exited or failed)`));
-      }
+      const lost = tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} closed its connection (it has exited or failed)`);
+      if (link.openSockets === 0 && !this.closed) this.linkLost(link, lost);
+      // A receive matched by an eager header whose payload never finished is in no queue linkLost sees.
+      const matched = state.matched;
+      state.matched = undefined;
+      state.arrival = undefined;
+      matched?.req[failRequest](link.lost ?? lost);
     });
     if (!link.sendSocket && !link.lost) {
       link.sendSocket = socket;

@@ -5,8 +5,11 @@
 // No 'data' events, no Buffer per read, no Buffer.concat.
 //
 // Measured (bench/, Unix socket, 2 cores): 'data' events deliver 64 KiB Buffers allocated per read;
-// reading into a reused 256 KiB staging buffer and directly into posted buffers took 16 MiB
-// Send/Recv from ~1.7 GB/s to the floor's ~6 GB/s (see bench/README.md).
+// reading into a reused staging buffer and directly into posted buffers took 16 MiB Send/Recv from
+// ~1.7 GB/s to ~4-6 GB/s, about the floor (see bench/README.md). The staging buffer is small (64 KiB)
+// on purpose: the first read of a large message lands there with its header and is copied once
+// more, so a smaller staging read means less of a large payload copied twice; for small messages
+// 64 KiB per read system call is plenty.
 import net from 'node:net';
 
 /** Who consumes the bytes of a connection: the handshake first, then the frame parser. */
@@ -17,8 +20,8 @@ export interface ConnectionReader {
   directTarget(): Uint8Array | undefined;
 }
 
-/** Bytes read per system call at most when staging. */
-export const STAGING_BYTES = 256 * 1024;
+/** Bytes read per system call at most when staging (see the header). */
+export const STAGING_BYTES = 64 * 1024;
 
 const NO_READER: ConnectionReader = { onBytes() {}, directTarget: () => undefined };
 

@@ -1,0 +1,116 @@
+// Point-to-point measurements of tsmpi, run by the benchmark driver as `tsmpirun -np 2` and told what
+// to measure one command at a time on rank 0's stdin (one JSON object per line), so that the driver
+// can interleave every measurement with the floor's. Rank 0 shares each command with rank 1 by bcast
+// (not timed), both warm up, rank 0 sizes the timed run from the warm-up (bench/lib.ts, the same rule
+// the floor uses) and prints `RESULT {json}`; `{"kind":"quit"}` ends the job.
+//
+// kinds:  typed   Send/Recv ping-pong of a Uint8Array of `size` bytes          → seconds per round trip
+//         object  send/recv ping-pong of a Uint8Array as an object (the peer echoes what it received)
+//         objf64  send/recv ping-pong of { data: Float64Array(size / 8), step, name }
+//         stream  osu_bw: `window` Isends then waitall, a 4-byte ack back     → seconds per window
+import { createInterface } from 'node:readline';
+import { COMM_WORLD as comm, Request, type Status } from 'tsmpi';
+import { WARM_SECONDS, iterationsFor, now, warmIterations } from '../lib.js';
+
+export interface P2pCommand {
+  kind: 'typed' | 'object' | 'objf64' | 'stream' | 'quit';
+  size: number;
+  window: number;
+  budget: number;
+}
+
+const peer = 1 - comm.rank;
+const TAG = 1, ACK_TAG = 2, CTL_TAG = 3;
+
+type Body = (n: number) => Promise<void>;
+
+function bodies(cmd: P2pCommand): Body {
+  const { size, window } = cmd;
+  switch (cmd.kind) {
+    case 'typed': {
+      const buf = new Uint8Array(size);
+      return comm.rank === 0
+        ? async (n) => { for (let i = 0; i < n; i++) { await comm.Send(buf, peer, TAG); await comm.Recv(buf, peer, TAG); } }
+        : async (n) => { for (let i = 0; i < n; i++) { await comm.Recv(buf, peer, TAG); await comm.Send(buf, peer, TAG); } };
+    }
+    case 'object':
+    case 'objf64': {
+      const value = cmd.kind === 'object'
+        ? new Uint8Array(size)
+        : { data: new Float64Array(size / 8), step: 1, name: 'field' };
+      return comm.rank === 0
+        ? async (n) => { for (let i = 0; i < n; i++) { await comm.send(value, peer, TAG); await comm.recv(peer, TAG); } }
+        : async (n) => { for (let i = 0; i < n; i++) { const v = await comm.recv(peer, TAG); await comm.send(v, peer, TAG); } };
+    }
+    case 'stream': {
+      const buf = new Uint8Array(size);
+      const ack = new Uint8Array(4);
+      const sends: Request<void>[] = new Array(window);
+      const recvs: Request<Status>[] = new Array(window);
+      return comm.rank === 0
+        ? async (n) => {
+          for (let i = 0; i < n; i++) {
+            for (let w = 0; w < window; w++) sends[w] = comm.Isend(buf, peer, TAG);
+            await Request.waitall(sends);
+            await comm.Recv(ack, peer, ACK_TAG);
+          }
+        }
+        : async (n) => {
+          for (let i = 0; i < n; i++) {
+            for (let w = 0; w < window; w++) recvs[w] = comm.Irecv(buf, peer, TAG);
+            await Request.waitall(recvs);
+            await comm.Send(ack, peer, ACK_TAG);
+          }
+        };
+    }
+    default:
+      throw new Error(`unknown kind ${cmd.kind}`);
+  }
+}
+
+async function measure(cmd: P2pCommand): Promise<{ perIteration: number; iterations: number; cpuPerIteration: number } | undefined> {
+  const body = bodies(cmd);
+  // Warm-up in batches until WARM_SECONDS have passed (rank 0 decides; 0 = go on warming), then the
+  // timed run of n iterations, n sized from the last batch.
+  const warm = warmIterations(cmd.size);
+  const warmStart = now();
+  let n = 0;
+  while (n === 0) {
+    const t0 = now();
+    await body(warm);
+    const batch = now() - t0;
+    if (comm.rank === 0) {
+      n = now() - warmStart < WARM_SECONDS ? 0 : iterationsFor(cmd.size, batch / warm, cmd.budget);
+      await comm.send(n, peer, CTL_TAG);
+    } else {
+      n = await comm.recv<number>(peer, CTL_TAG);
+    }
+  }
+  const cpu0 = process.cpuUsage();
+  const t1 = now();
+  await body(n);
+  const seconds = now() - t1;
+  const cpu = process.cpuUsage(cpu0);
+  return comm.rank === 0 ? { perIteration: seconds / n, iterations: n, cpuPerIteration: (cpu.user + cpu.system) / 1e6 / n } : undefined;
+}
+
+if (comm.size !== 2) throw new Error('bench/ranks/p2p runs on exactly 2 ranks');
+
+if (comm.rank === 0) {
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await lines.next();
+    const cmd: P2pCommand = next.done ? { kind: 'quit', size: 0, window: 0, budget: 0 } : JSON.parse(next.value);
+    await comm.bcast(cmd, 0);
+    if (cmd.kind === 'quit') break;
+    const r = await measure(cmd);
+    process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+  }
+  process.stdin.destroy();
+} else {
+  for (;;) {
+    const cmd = await comm.bcast<P2pCommand>(undefined as unknown as P2pCommand, 0);
+    if (cmd.kind === 'quit') break;
+    await measure(cmd);
+  }
+}
