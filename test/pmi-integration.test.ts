@@ -308,7 +308,8 @@ describe('mpiexec.hydra inside unshare --net', () => {
   it.each(['pmi1', 'pmi2'] as const)('an aborting rank ends the job with its exit code 7 (%s)', async (dialect) => {
     const r = await hydra([], ['abort'], { TSMPI_PMI: dialect });
     report(`hydra ${dialect} abort`, r);
-    expect(r.stdout, describeRun(r)).toContain('rank 1/4 aborting');
+    // The aborting rank's last line may be lost: Hydra tears its proxies down (and the output they
+    // still hold) as soon as the abort arrives. The exit status is what carries the abort.
     expect(r.stdout, describeRun(r)).not.toContain('UNEXPECTEDLY');
     expect(r.ms, describeRun(r)).toBeLessThan(ABORT_DEADLINE_MS);
     expect(r.status, describeRun(r)).toBe(7);
