@@ -4,9 +4,9 @@
 // Placement is Open MPI's default by-slot mapping: ranks fill the first host's slots in order, then the
 // next host's, and so on (`--host a:2,b:2 -np 4`: ranks 0,1 on a, 2,3 on b). With --oversubscribe, ranks
 // beyond the total slot count wrap around and fill the hosts again in the same order.
-import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
+import { isLoopback, localAddresses, localAddressToward } from '../runtime/transport/addresses.js';
 import type { HostSpec } from './options.js';
 
 export function totalSlots(hosts: readonly HostSpec[]): number {
@@ -20,15 +20,7 @@ export function placeRanks(hosts: readonly HostSpec[], np: number): string[] {
   return Array.from({ length: np }, (_, rank) => order[rank % order.length]!);
 }
 
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1';
-}
 
-function localAddresses(): Set<string> {
-  const found = new Set<string>();
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) found.add(a.address);
-  return found;
-}
 
 /**
  * Whether `host` names the machine tsmpirun runs on: localhost, this machine's name (full or short),
@@ -48,26 +40,6 @@ export async function isLocalHost(host: string): Promise<boolean> {
   return resolved.length > 0 && resolved.every((r) => isLoopback(r.address) || mine.has(r.address));
 }
 
-/** The local address the kernel would send from toward `host` (a UDP connect; no packet is sent). */
-export async function localAddressToward(host: string): Promise<string | undefined> {
-  let target: { address: string; family: number };
-  try {
-    target = await lookup(host);
-  } catch {
-    return undefined;
-  }
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
-    const done = (address: string | undefined) => {
-      try { socket.close(); } catch { /* closed */ }
-      resolve(address);
-    };
-    socket.on('error', () => done(undefined));
-    socket.connect(9, target.address, () => {
-      try { done(socket.address().address); } catch { done(undefined); }
-    });
-  });
-}
 
 export class AddressError extends Error {}
 

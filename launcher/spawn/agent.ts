@@ -9,12 +9,11 @@
 //    or a signal to the agent — the rank is killed and the directory removed, so nothing is left behind.
 // The rank itself runs under setpriv --pdeathsig KILL where available: if the agent dies, so does the rank.
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import { lookup } from 'node:dns/promises';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { localAddressToward } from '../../runtime/transport/addresses.js';
 import {
   FrameKind, FrameReader, MAX_HEADER_LINE_BYTES, NONCE_BYTES, agentProof, encodeFrame, outputFrames, type AgentHeader,
 } from './agent-protocol.js';
@@ -147,25 +146,6 @@ process.stdin.on('error', () => abandon('stdin error', 1));
 // ---------------------------------------------------------------------------------------------------
 // Start-up
 
-async function localAddressToward(host: string): Promise<string | undefined> {
-  let target: { address: string; family: number };
-  try {
-    target = await lookup(host);
-  } catch {
-    return undefined;
-  }
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
-    const done = (address: string | undefined) => {
-      try { socket.close(); } catch { /* closed */ }
-      resolve(address);
-    };
-    socket.on('error', () => done(undefined));
-    socket.connect(9, target.address, () => {
-      try { done(socket.address().address); } catch { done(undefined); }
-    });
-  });
-}
 
 function makePrivateDir(h: AgentHeader, rank: number): string {
   // Inside tsmpirun's job directory when it is on this host (srun on tsmpirun's node): tsmpirun then

@@ -13,13 +13,13 @@
 // step, exit status 137); a rank exiting non-zero aborts the job likewise; a rank that ends normally
 // finalizes PMI.
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tsmpiError } from '../errors.js';
 import { Engine } from '../p2p/engine.js';
+import { isLoopback, localAddresses, localAddressToward } from '../transport/addresses.js';
 import type { RuntimeConfig } from './config.js';
 import { installFailureHandlers } from './failure.js';
 import type { PmiClient } from './pmi.js';
@@ -86,40 +86,8 @@ function hostIdentity(): string {
   return `${hostname()}/${boot}/${netns}`;
 }
 
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1';
-}
 
-function localAddresses(): Set<string> {
-  const found = new Set<string>();
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) found.add(a.address);
-  return found;
-}
 
-/** The local address the kernel would send from toward `host` (no packet is sent: a UDP connect). */
-export async function localAddressToward(host: string): Promise<string | undefined> {
-  let target: { address: string; family: number };
-  try {
-    target = await lookup(host);
-  } catch {
-    return undefined;
-  }
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
-    const done = (address: string | undefined) => {
-      try { socket.close(); } catch { /* closed */ }
-      resolve(address);
-    };
-    socket.on('error', () => done(undefined));
-    socket.connect(9, target.address, () => {
-      try {
-        done(socket.address().address);
-      } catch {
-        done(undefined);
-      }
-    });
-  });
-}
 
 /**
  * The address this rank's TCP listener binds to and publishes: TSMPI_TCP_HOST when set; else the
