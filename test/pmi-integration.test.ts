@@ -266,9 +266,13 @@ describe('srun --mpi=pmi2 on a single-node Slurm', () => {
     );
   });
 
-  it('a failing rank ends the step through PMI: srun exits 137', async () => {
+  it('a failing rank ends the step through PMI: srun exits 137, or 3 with task 2 named', async () => {
     const r = await srunJob('srun tsmpirun failing rank', [LAUNCHER, WHERE, 'fail', '2', '3']);
-    expect(r.code, describeJob('srun fail', r)).toBe(137);
+    // Rank 2 exits with 3 after its PMI abort; its peers see it gone and fail too. Slurm's kill (137)
+    // usually lands first; on a busy machine every task may already have ended by itself, and srun
+    // then exits with the highest task status, 3, naming task 2. Either way the step ends promptly.
+    expect([137, 3], describeJob('srun fail', r)).toContain(r.code);
+    if (r.code === 3) expect(r.stderr, describeJob('srun fail', r)).toMatch(/task 2: Exited with exit code 3/);
     expect(sortedLines(r.stdout, /^rank \d\/4 on /).length, describeJob('srun fail', r)).toBe(4);
     expect(r.ms, describeJob('srun fail', r)).toBeLessThan(ABORT_DEADLINE_MS);
   });
