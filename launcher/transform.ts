@@ -7,11 +7,11 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isBuiltin } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Message, Plugin, PluginBuild } from 'esbuild';
+import type { BuildOptions, Message, Metafile, Plugin, PluginBuild } from 'esbuild';
 
 /**
  * `import.meta.url` as text, for the code this file writes into bundles (banners, the launcher's entry):
@@ -20,30 +20,31 @@ import type { Message, Plugin, PluginBuild } from 'esbuild';
 const OWN_URL = ['import', 'meta', 'url'].join('.');
 
 /**
- * The runtime as one ES module (dist/tsmpi.js): what `import 'tsmpi'` gives every importer (package.json
- * `exports` points at it, the job bundle imports it), so a rank never holds two runtime instances.
- * One file instead of ~70 modules plus ws and msgpackr: measured on this 2-core machine, a rank's
- * import of the runtime went from ~100 ms of CPU above a bare `node` to ~25 ms (no module resolution,
- * no CommonJS export detection, one compile). Built by `npm run build`, and rebuilt by tsmpirun when
- * any of its inputs (dist/runtime/**, ws, msgpackr) is newer, so `npx tsc -p .` alone never leaves
- * jobs running a stale runtime.
+ * The runtime, for ranks: dist/tsmpi.js, one small ES module that is what `import 'tsmpi'` gives every
+ * importer (package.json `exports` points at it, the job bundle imports it), so a rank never holds two
+ * runtime instances. It loads dist/tsmpi-runtime.cjs, everything else of the runtime (~70 modules plus
+ * ws and msgpackr) in one CommonJS file, from V8's code cache (runtime/env/code-cache.ts), then joins
+ * the job. Measured on this 2-core machine, a rank's import of the runtime cost ~100 ms of CPU above a
+ * bare `node` as separate modules and ~38 ms as one ES module; now a rank reaches its first line of
+ * user code after ~82 ms of CPU against ~97 ms before (a bare `node`: ~58 ms). Built by `npm run build`,
+ * and rebuilt by tsmpirun when any of its inputs (dist/runtime/**, ws, msgpackr) is newer, so
+ * `npx tsc -p .` alone never leaves jobs running a stale runtime.
  */
 export const RUNTIME_ENTRY = fileURLToPath(new URL('../tsmpi.js', import.meta.url));
-/** The modules tsc emits, which the bundle is made of. */
-const RUNTIME_MODULES = fileURLToPath(new URL('../runtime/index.js', import.meta.url));
-/** The bundle's inputs, relative to its directory: `{ inputs: string[] }`. */
+/** The rest of the runtime, loaded by RUNTIME_ENTRY. */
+const RUNTIME_LIBRARY = fileURLToPath(new URL('../tsmpi-runtime.cjs', import.meta.url));
+/** The modules tsc emits, which the library is made of. */
+const RUNTIME_MODULES = fileURLToPath(new URL('../runtime/library.js', import.meta.url));
+/** The bundles' inputs, relative to their directory, and the names RUNTIME_ENTRY exports: `{ inputs, exports }`. */
 const RUNTIME_MANIFEST = RUNTIME_ENTRY.replace(/\.js$/, '.inputs.json');
 
 /**
- * First lines of the runtime bundle: `require` for the CommonJS packages inside it (ws), and, for a
- * rank not started by tsmpirun (which keeps the bundle fresh itself), a warning when the bundle is
- * older than what it was made of.
+ * First lines of RUNTIME_ENTRY: for a rank not started by tsmpirun (which keeps the bundles fresh
+ * itself), a warning when they are older than what they were made of.
  */
-const RUNTIME_BANNER = `import { createRequire as __tsmpiCreateRequire } from 'node:module';
-const require = __tsmpiCreateRequire(${OWN_URL});
-if (!process.env.TSMPI_CONTROL) {
+const RUNTIME_BANNER = `if (!process.env.TSMPI_CONTROL) {
   try {
-    const fs = require('node:fs'), path = require('node:path'), url = require('node:url');
+    const fs = await import('node:fs'), path = await import('node:path'), url = await import('node:url');
     const self = url.fileURLToPath(${OWN_URL}), dir = path.dirname(self), built = fs.statSync(self).mtimeMs;
     const { inputs } = JSON.parse(fs.readFileSync(self.replace(/\\.js$/, '.inputs.json'), 'utf8'));
     if (inputs.some((i) => { try { return fs.statSync(path.resolve(dir, i)).mtimeMs > built; } catch { return false; } })) {
@@ -51,6 +52,53 @@ if (!process.env.TSMPI_CONTROL) {
     }
   } catch {}
 }`;
+
+/** Names the world adds to the library's exports (runtime/world.ts). */
+const WORLD_EXPORTS = ['COMM_WORLD', 'COMM_SELF', 'finalize'];
+
+/** The source of RUNTIME_ENTRY, for the library's exports. */
+function runtimeEntrySource(libraryExports: readonly string[]): string {
+  const lines = [
+    `import { fileURLToPath } from 'node:url';`,
+    `import { loadWithCodeCache } from './runtime/env/code-cache.js';`,
+    `const runtime = loadWithCodeCache(fileURLToPath(new URL('./tsmpi-runtime.cjs', ${OWN_URL})));`,
+    `const library = runtime.exports;`,
+    `const world = await library.joinWorld();`,
+    // After joining, so that the cache also holds what start-up compiled; not before user code.
+    `if (!runtime.fromCache) setImmediate(() => runtime.storeCache()).unref();`,
+    ...WORLD_EXPORTS.map((name) => `export const ${name} = world.${name};`),
+    ...libraryExports.filter((name) => name !== 'joinWorld').map((name) => `export const ${name} = library.${name};`),
+  ];
+  return lines.join('\n');
+}
+
+/**
+ * msgpackr loads its native string extractor (msgpackr-extract, through node-gyp-build) when it is
+ * imported: ~5 ms of every rank's and every launcher's start-up here. It only pays off for large
+ * string-heavy messages (decoding 2 000 small records of strings: 0.55 ms native, 1.0 ms in
+ * JavaScript), so the bundles hand msgpackr an extractor that loads the native one on first use. Where
+ * it cannot load, each use throws and msgpackr decodes that message in JavaScript.
+ */
+const LAZY_EXTRACT = `let extract;
+exports.extractStrings = function extractStrings(start, end, buffer) {
+  if (extract === undefined) {
+    try { extract = require('msgpackr-extract').extractStrings; }
+    catch (error) { extract = () => { throw error; }; }
+  }
+  return extract(start, end, buffer);
+};`;
+
+function lazyMsgpackrExtract(): Plugin {
+  return {
+    name: 'tsmpi-lazy-msgpackr-extract',
+    setup(b: PluginBuild) {
+      b.onResolve({ filter: /^msgpackr-extract$/ }, (args) => (args.namespace === 'tsmpi-lazy'
+        ? { path: 'msgpackr-extract', external: true }
+        : { path: 'msgpackr-extract', namespace: 'tsmpi-lazy' }));
+      b.onLoad({ filter: /.*/, namespace: 'tsmpi-lazy' }, () => ({ contents: LAZY_EXTRACT, loader: 'js' }));
+    },
+  };
+}
 
 /** Whether dist/tsmpi.js is missing or older than one of its inputs. */
 function runtimeBundleStale(): boolean {
@@ -74,49 +122,90 @@ function bundleStale(bundle: string, manifest: string): boolean {
   }
 }
 
-/** Builds dist/tsmpi.js (and its manifest) from dist/runtime; each file appears whole (rename). */
-export async function buildRuntimeBundle(): Promise<void> {
-  const { build } = await import('esbuild');
-  const dir = dirname(RUNTIME_ENTRY);
-  const tmp = `${RUNTIME_ENTRY}.${process.pid}.tmp`;
-  const result = await build({
-    absWorkingDir: dir,
-    entryPoints: [RUNTIME_MODULES],
-    outfile: tmp,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    metafile: true,
-    logLevel: 'warning',
-    // Whitespace and syntax only (names stay, for stack traces): a rank's resident memory fell by ~5 MiB
-    // (less source kept, a smaller heap after loading), its start-up CPU slightly.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    banner: { js: RUNTIME_BANNER },
-    // Optional native add-ons of ws and msgpackr: looked up at run time, where the packages are.
-    external: ['msgpackr-extract', 'bufferutil', 'utf-8-validate'],
-  });
-  const inputs = Object.keys(result.metafile.inputs);
-  const exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.exports ?? [];
-  renameSync(tmp, RUNTIME_ENTRY);
-  writeFileSync(`${RUNTIME_MANIFEST}.${process.pid}.tmp`, JSON.stringify({ inputs, exports }));
-  renameSync(`${RUNTIME_MANIFEST}.${process.pid}.tmp`, RUNTIME_MANIFEST);
+/** What a one-file program of ours is made of: a CommonJS library and the ES-module entry that loads it. */
+interface OneFileSpec {
+  /** The library's output file, its entry module, and esbuild options of its own. */
+  library: string;
+  libraryModule: string;
+  libraryOptions: BuildOptions;
+  /** The entry's output file and source (given the library as built, not yet in place). */
+  entry: string;
+  entrySource: (libraryFile: string) => string;
+  entryOptions: BuildOptions;
+  /** `{ inputs, …fields }` is written here: the inputs (relative to dist/) decide staleness. */
+  manifest: string;
+  manifestFields?: (entryOutput: Metafile['outputs'][string]) => object;
 }
 
 /**
- * tsmpirun as one file (dist/tsmpirun.js, package.json `bin`): the launcher's own start-up is on the
- * critical path of every job, and one file instead of its modules plus yargs and ws took
- * `tsmpirun --version` from ~195 ms of CPU to ~120 ms here. esbuild stays external (loaded only when a
- * script must be built). The entry checks first whether any input is newer than the bundle (after a
- * bare `npx tsc -p .`) and then runs the modules tsc emitted instead, so a stale bundle never runs.
+ * Builds one of our one-file programs; each file appears whole (rename), the library before the entry
+ * (whose modification time is what the inputs are compared with), the manifest last.
+ */
+async function buildOneFile(spec: OneFileSpec): Promise<void> {
+  const { build } = loadEsbuild();
+  const dir = dirname(spec.entry);
+  const shared = { absWorkingDir: dir, bundle: true, platform: 'node', target: 'node20', metafile: true, logLevel: 'warning' } as const;
+  const libraryTmp = `${spec.library}.${process.pid}.tmp`;
+  const library = await build({ ...shared, ...spec.libraryOptions, entryPoints: [spec.libraryModule], outfile: libraryTmp, format: 'cjs' });
+  const entryTmp = `${spec.entry}.${process.pid}.tmp`;
+  const entry = await build({
+    ...shared,
+    ...spec.entryOptions,
+    stdin: { contents: spec.entrySource(libraryTmp), resolveDir: dir, sourcefile: basename(spec.entry), loader: 'js' },
+    outfile: entryTmp,
+    format: 'esm',
+  });
+  const inputs = [...Object.keys(library.metafile!.inputs), ...Object.keys(entry.metafile!.inputs)]
+    .filter((i) => !i.startsWith('<stdin>') && !i.includes(':'));
+  const entryOutput = Object.values(entry.metafile!.outputs).find((o) => o.entryPoint !== undefined)!;
+  chmodSync(entryTmp, 0o755);
+  renameSync(libraryTmp, spec.library);
+  renameSync(entryTmp, spec.entry);
+  writeFileSync(`${spec.manifest}.${process.pid}.tmp`, JSON.stringify({ inputs: [...new Set(inputs)], ...spec.manifestFields?.(entryOutput) }));
+  renameSync(`${spec.manifest}.${process.pid}.tmp`, spec.manifest);
+}
+
+/** Builds dist/tsmpi-runtime.cjs, dist/tsmpi.js and their manifest from dist/runtime. */
+export async function buildRuntimeBundle(): Promise<void> {
+  await buildOneFile({
+    library: RUNTIME_LIBRARY,
+    libraryModule: RUNTIME_MODULES,
+    libraryOptions: {
+      // Whitespace and syntax only (names stay, for stack traces): a rank's resident memory fell by ~5 MiB
+      // (less source kept, a smaller heap after loading), its start-up CPU slightly.
+      minifyWhitespace: true,
+      minifySyntax: true,
+      // Optional native add-ons of ws: looked up at run time, where the package is.
+      external: ['bufferutil', 'utf-8-validate'],
+      plugins: [lazyMsgpackrExtract()],
+    },
+    entry: RUNTIME_ENTRY,
+    // Loading the library has no side effects (runtime/library.ts): its exports are read off it.
+    entrySource: (libraryFile) => runtimeEntrySource(Object.keys(createRequire(import.meta.url)(libraryFile) as object)),
+    entryOptions: { minifySyntax: true, banner: { js: RUNTIME_BANNER } },
+    manifest: RUNTIME_MANIFEST,
+    manifestFields: (entryOutput) => ({ exports: entryOutput.exports }),
+  });
+}
+
+/**
+ * tsmpirun as one file, loaded from V8's code cache like the runtime (runtime/env/code-cache.ts): the
+ * launcher's own start-up is on the critical path of every job. One file instead of its modules plus
+ * yargs and ws took `tsmpirun --version` from ~195 ms of CPU to ~120 ms here (~93 ms on a later
+ * Node), the code cache and the lazy msgpackr-extract to ~79 ms.
+ * dist/tsmpirun.js (package.json `bin`) is a small entry; the launcher is dist/tsmpirun-main.cjs.
+ * esbuild stays external (loaded only when a script must be built). The entry checks first whether
+ * any input is newer than the bundle (after a bare `npx tsc -p .`) and then runs the modules tsc
+ * emitted instead, so a stale bundle never runs.
  */
 const LAUNCHER_BUNDLE = fileURLToPath(new URL('../tsmpirun.js', import.meta.url));
-const LAUNCHER_MODULES = fileURLToPath(new URL('./bin.js', import.meta.url));
+const LAUNCHER_LIBRARY = fileURLToPath(new URL('../tsmpirun-main.cjs', import.meta.url));
+const LAUNCHER_MODULES = fileURLToPath(new URL('./main.js', import.meta.url));
 
 const LAUNCHER_ENTRY = `import { readFileSync as __r, statSync as __s } from 'node:fs';
 import { fileURLToPath as __p } from 'node:url';
 import { dirname as __d, resolve as __v } from 'node:path';
+import { loadWithCodeCache } from './runtime/env/code-cache.js';
 function bundleIsStale() {
   try {
     const self = __p(${OWN_URL}), dir = __d(self), built = __s(self).mtimeMs;
@@ -125,7 +214,14 @@ function bundleIsStale() {
   } catch { return true; }
 }
 if (bundleIsStale()) await import(new URL('./launcher/bin.js', ${OWN_URL}).href);
-else await import('./launcher/bin.js');`;
+else {
+  const launcher = loadWithCodeCache(__v(__d(__p(${OWN_URL})), 'tsmpirun-main.cjs'));
+  // At exit, so that the cache holds all the launcher compiled (it exits through process.exit).
+  if (!launcher.fromCache) process.once('exit', () => launcher.storeCache());
+  // import() for the cached code, which cannot call it itself (launcher/import-module.ts).
+  globalThis[Symbol.for('tsmpi.importModule')] = (url) => import(url);
+  await launcher.exports.main();
+}`;
 
 /**
  * string-width (yargs' help layout, three copies) compiles Unicode-property regular expressions and
@@ -160,12 +256,15 @@ function stringWidthShim(): Plugin {
 /**
  * Keeps `import.meta.url` (and dirname/filename) of every module bundled into the launcher meaning the
  * module's own file, as in the user-script transform: launcher modules locate files beside them (the
- * remote agent, the runtime bundle), which must not move when they are bundled into dist/tsmpirun.js.
+ * remote agent, the runtime bundle), which must not move when they are bundled into one file.
  */
+/** The launcher bundle's own URL, set by its first line (modules inside may shadow `require`). */
+const BUNDLE_URL = '__tsmpiBundleUrl';
+
 function keepModuleUrls(bundleDir: string): Plugin {
-  // Relative to the bundle's own URL, not absolute: a package built on one machine and installed on
-  // another (npm pack / publish) still finds the files beside its bundle.
-  const at = (path: string) => `new URL(${JSON.stringify(`./${relative(bundleDir, path)}`)}, ${OWN_URL})`;
+  // Relative to the bundle's own file, not absolute: a package built on one machine and installed on
+  // another (npm pack / publish) still finds the files beside its bundle. The bundle is CommonJS.
+  const at = (path: string) => `new URL(${JSON.stringify(`./${relative(bundleDir, path)}`)}, ${BUNDLE_URL})`;
   return {
     name: 'tsmpi-module-urls',
     setup(b: PluginBuild) {
@@ -182,30 +281,21 @@ function keepModuleUrls(bundleDir: string): Plugin {
   };
 }
 
-/** Builds dist/tsmpirun.js (and its manifest) from dist/launcher. */
+/** Builds dist/tsmpirun-main.cjs, dist/tsmpirun.js and their manifest from dist/launcher. */
 export async function buildLauncherBundle(): Promise<void> {
-  const { build } = await import('esbuild');
-  const dir = dirname(LAUNCHER_BUNDLE);
-  const tmp = `${LAUNCHER_BUNDLE}.${process.pid}.tmp`;
-  const result = await build({
-    absWorkingDir: dir,
-    stdin: { contents: LAUNCHER_ENTRY, resolveDir: dirname(dirname(LAUNCHER_MODULES)), sourcefile: 'tsmpirun-entry.js', loader: 'js' },
-    outfile: tmp,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    metafile: true,
-    logLevel: 'warning',
-    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __tsmpiCreateRequire } from 'node:module';\nconst require = __tsmpiCreateRequire(" + OWN_URL + ");" },
-    external: ['esbuild', 'bufferutil', 'utf-8-validate', 'msgpackr-extract'],
-    plugins: [stringWidthShim(), keepModuleUrls(dirname(LAUNCHER_BUNDLE))],
+  await buildOneFile({
+    library: LAUNCHER_LIBRARY,
+    libraryModule: LAUNCHER_MODULES,
+    libraryOptions: {
+      external: ['esbuild', 'bufferutil', 'utf-8-validate'],
+      banner: { js: `const ${BUNDLE_URL} = require('node:url').pathToFileURL(__filename);` },
+      plugins: [stringWidthShim(), lazyMsgpackrExtract(), keepModuleUrls(dirname(LAUNCHER_BUNDLE))],
+    },
+    entry: LAUNCHER_BUNDLE,
+    entrySource: () => LAUNCHER_ENTRY,
+    entryOptions: { banner: { js: '#!/usr/bin/env node' } },
+    manifest: LAUNCHER_BUNDLE.replace(/\.js$/, '.inputs.json'),
   });
-  const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.startsWith('<stdin>'));
-  chmodSync(tmp, 0o755);
-  renameSync(tmp, LAUNCHER_BUNDLE);
-  writeFileSync(`${LAUNCHER_BUNDLE}.inputs.${process.pid}.tmp`, JSON.stringify({ inputs }));
-  renameSync(`${LAUNCHER_BUNDLE}.inputs.${process.pid}.tmp`, LAUNCHER_BUNDLE.replace(/\.js$/, '.inputs.json'));
 }
 
 /**
@@ -227,6 +317,14 @@ export async function ensureRuntimeBundle(): Promise<void> {
   } finally {
     await rebuildLauncher;
   }
+}
+
+/**
+ * esbuild, loaded only when there is something to build (it starts a helper process). Through require:
+ * the one-file launcher cannot use import() (launcher/import-module.ts), and esbuild is CommonJS.
+ */
+function loadEsbuild(): typeof import('esbuild') {
+  return createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
 }
 
 /** Bundles are reused across jobs while every input file keeps its size and modification time. */
@@ -369,7 +467,7 @@ export async function bundleScript(script: string, outfile: string): Promise<voi
     }
   }
   // esbuild is loaded only when there is something to build: it starts a helper process.
-  const { build } = await import('esbuild');
+  const { build } = loadEsbuild();
   try {
     const result = await build({
       absWorkingDir: '/',

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LaunchOptions } from '../options.js';
 import { ScriptCompileError, bundleScript } from '../transform.js';
+import { importModule } from '../import-module.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 
@@ -73,7 +74,7 @@ async function runInProcess(options: LaunchOptions, dir: string, bundle: string,
   process.exitCode = 0;
   process.setSourceMapsEnabled(true); // what --enable-source-maps does for tsmpirun's own ranks
   try {
-    await import(pathToFileURL(bundle).href);
+    await importModule(pathToFileURL(bundle).href);
   } catch (e) {
     // The program's top level threw. Once the runtime is loaded its handler reports it and aborts the
     // job (as for any uncaught exception); before that (e.g. a module that cannot be found) we say it.

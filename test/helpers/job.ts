@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const LAUNCHER = join(REPO, 'dist', 'launcher', 'bin.js');
+/** The one-file launcher package.json `bin` names (what `npx tsmpirun` runs). */
+export const BUNDLED_LAUNCHER = join(REPO, 'dist', 'tsmpirun.js');
 export const FIXTURES = join(REPO, 'test', 'fixtures');
 
 /** Absolute path of a fixture program: `fixture('p2p/cases.ts')`. */
@@ -37,6 +39,8 @@ export interface JobOptions {
   env?: Record<string, string | undefined>;
   /** Options of tsmpirun, before -np and the script. */
   launcherArgs?: string[];
+  /** The launcher to run; LAUNCHER (the modules tsc emits) when omitted. */
+  launcher?: string;
   /** Hard limit: past it the job is killed and the test fails with the job's output. */
   timeoutMs?: number;
   cwd?: string;
@@ -86,9 +90,10 @@ export class Job {
   #disposed = false;
 
   constructor(readonly options: JobOptions) {
-    if (!existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: build first (npx tsc -p .)`);
+    const launcher = options.launcher ?? LAUNCHER;
+    if (!existsSync(launcher)) throw new Error(`${launcher} is missing: build first (npm run build)`);
     this.tmp = mkdtempSync(join(tmpdir(), 'tsmpi-test-job-'));
-    this.argv = [LAUNCHER, ...(options.launcherArgs ?? [])];
+    this.argv = [launcher, ...(options.launcherArgs ?? [])];
     if (options.np !== undefined) this.argv.push('-np', String(options.np));
     if (options.script !== undefined) this.argv.push(options.script);
     this.argv.push(...(options.args ?? []));

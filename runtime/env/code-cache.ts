@@ -1,0 +1,73 @@
+// Loads the one-file runtime (a CommonJS bundle) from V8's code cache. Every rank is a fresh Node
+// process that would otherwise parse and compile the same ~300 KB of JavaScript (ws, msgpackr, the
+// runtime) before it can join; a rank's start-up is CPU on a machine whose cores the other ranks are
+// starting on too. Node 20 has no compile cache for modules (module.enableCompileCache is Node 22), so
+// the bundle is compiled as a vm.Script with `cachedData`, the way v8-compile-cache does it.
+//
+// The cache entry is written by the first rank that misses it, after the rank has joined (so it also
+// holds the functions start-up compiled lazily), under the user's cache directory. Its key covers the
+// bundle's path, size, modification time and inode and Node's version; V8 itself rejects data made by
+// another V8 or with other flags (the rank then compiles as usual and writes a fresh entry). Anything
+// that goes wrong with the cache only costs the compile it would have saved.
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** tsmpi's directory under the user's cache directory (job bundles, code caches). */
+export function tsmpiCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsmpi');
+}
+
+export interface CachedModule {
+  readonly exports: Record<string, unknown>;
+  /** The compile was skipped: V8 accepted the cached code. */
+  readonly fromCache: boolean;
+  /** Writes the code cache if this load could not use one; call once start-up code has run. */
+  storeCache(): void;
+}
+
+function cacheFileFor(file: string): string {
+  const st = statSync(file);
+  const key = createHash('sha256')
+    .update(`${file}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${process.version}\0${process.arch}`)
+    .digest('hex')
+    .slice(0, 32);
+  return join(tsmpiCacheDir(), 'v8', `${key}.bin`);
+}
+
+/** Runs the CommonJS file `file` (as `require` would, once) with a code cache. */
+export function loadWithCodeCache(file: string): CachedModule {
+  const source = readFileSync(file, 'utf8');
+  let cacheFile: string | undefined;
+  let cachedData: Buffer | undefined;
+  try {
+    cacheFile = cacheFileFor(file);
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    // no entry yet (or no cache directory): compile
+  }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
+  const module = { exports: {} as Record<string, unknown> };
+  const run = script.runInThisContext() as (...args: unknown[]) => void;
+  run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  const usable = cachedData !== undefined && !script.cachedDataRejected;
+  return {
+    exports: module.exports,
+    fromCache: usable,
+    storeCache() {
+      if (usable || cacheFile === undefined) return;
+      try {
+        mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 });
+        // Ranks starting together may all write it: each renames its own whole file into place.
+        const tmp = `${cacheFile}.${process.pid}`;
+        writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+        renameSync(tmp, cacheFile);
+      } catch {
+        // a read-only or full cache directory: the next rank compiles too
+      }
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// Joining the job: what `import 'tsmpi'` does once per rank, kept out of the runtime's modules so that
+// loading them has no side effects (the one-file runtime is loaded, from V8's code cache, before any
+// rank joins; see runtime/env/code-cache.ts).
+import { bootstrap } from './env/bootstrap.js';
+import { Comm, newCommShared } from './comm/comm.js';
+
+export interface World {
+  /** Every rank of the job. */
+  readonly COMM_WORLD: Comm;
+  /** This rank alone. */
+  readonly COMM_SELF: Comm;
+  /** Optional: closes this rank's connections. Communication after it fails. */
+  readonly finalize: () => Promise<void>;
+}
+
+/** Under tsmpirun or a PMI launcher the rank connects to its peers; run alone it is a job of one rank. */
+export async function joinWorld(): Promise<World> {
+  const world = await bootstrap();
+  const worldMembers = new Int32Array(world.engine.size).map((_, i) => i);
+
+  function abortJob(errorcode: number): never {
+    world.control?.abort(errorcode, `called abort(${errorcode})`);
+    process.exit(errorcode);
+  }
+
+  const shared = newCommShared(world.engine, abortJob);
+
+  // Internal statistics hook for tests of algorithm costs (not part of the public API).
+  Object.defineProperty(globalThis, Symbol.for('tsmpi.statistics'), {
+    value: () => ({ messagesSent: world.engine.messagesSent }),
+    configurable: true,
+  });
+
+  let finalized = false;
+  return {
+    COMM_WORLD: new Comm({ shared, context: 0, members: worldMembers, name: 'COMM_WORLD' }),
+    COMM_SELF: new Comm({ shared, context: 2, members: Int32Array.of(world.engine.rank), name: 'COMM_SELF' }),
+    async finalize(): Promise<void> {
+      if (finalized) return;
+      finalized = true;
+      world.engine.close();
+      world.control?.close();
+    },
+  };
+}

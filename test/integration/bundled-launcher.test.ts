@@ -1,0 +1,72 @@
+// The one-file launcher users run (package.json `bin`, dist/tsmpirun.js) and the code caches it and
+// every rank load from (runtime/env/code-cache.ts): with an empty cache directory the first job compiles
+// and writes one entry for the launcher and one for the runtime; the next job runs from them and writes
+// nothing; a script new to the bundle cache is built with esbuild (loaded through require: the cached
+// launcher cannot import()); the results are the same each time, and nothing is left behind.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { assertNothingLeft, BUNDLED_LAUNCHER, disposeAllJobs, linesOf, REPO, runJob, type JobOptions } from '../helpers/job.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'tsmpi-bundled-launcher-test-'));
+const cacheHome = join(scratch, 'cache');
+afterEach(disposeAllJobs);
+afterAll(async () => {
+  await disposeAllJobs();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+async function run(options: JobOptions) {
+  const result = await runJob({ timeoutMs: 60_000, launcher: BUNDLED_LAUNCHER, ...options, env: { XDG_CACHE_HOME: cacheHome, ...options.env } });
+  await assertNothingLeft(result);
+  expect(result.code, `exit ${result.code}\n--- stdout ---\n${result.stdout}--- stderr ---\n${result.stderr}`).toBe(0);
+  expect(result.stderr).toBe('');
+  return result;
+}
+
+const codeCacheEntries = () => {
+  try {
+    return readdirSync(join(cacheHome, 'tsmpi', 'v8')).sort();
+  } catch {
+    return [];
+  }
+};
+
+describe('dist/tsmpirun.js with an empty cache directory, then with its caches', () => {
+  // A script of its own, so that its bundle is built here (esbuild) rather than found in a cache.
+  const script = join(scratch, 'sum.ts');
+  writeFileSync(script, [
+    `import { COMM_WORLD as comm, SUM } from 'tsmpi';`,
+    `const total: number = await comm.allreduce(comm.rank + 1, SUM);`,
+    `const data = new Float64Array(4096).fill(comm.rank);`,
+    `await comm.Bcast(data, 0);`,
+    `console.log(\`rank \${comm.rank}: total \${total}, bcast \${data[4095]}\`);`,
+  ].join('\n'));
+  const expected = [0, 1, 2, 3].map((r) => `rank ${r}: total 10, bcast 0`);
+
+  it('first job: builds the script, compiles, and writes one code cache entry for the launcher and one for the runtime', async () => {
+    expect(codeCacheEntries()).toEqual([]);
+    const r = await run({ np: 4, script });
+    expect(linesOf(r.stdout).sort()).toEqual(expected);
+    expect(codeCacheEntries()).toHaveLength(2);
+  });
+
+  it('next jobs: run from the caches, write no new entry, give the same results', async () => {
+    const before = codeCacheEntries();
+    expect(before).toHaveLength(2);
+    const r = await run({ np: 4, script });
+    expect(linesOf(r.stdout).sort()).toEqual(expected);
+    const hello = await run({ np: 3, script: join(REPO, 'examples', 'hello.ts') });
+    expect(linesOf(hello.stdout).map((l) => l.replace(/ on .*$/, '')).sort())
+      .toEqual([0, 1, 2].map((rank) => `Hello from rank ${rank} of 3`));
+    expect(codeCacheEntries()).toEqual(before);
+  });
+
+  it('usage errors still exit 2 with a message', async () => {
+    const r = await runJob({ launcher: BUNDLED_LAUNCHER, np: 2, script: join(scratch, 'missing.ts'), env: { XDG_CACHE_HOME: cacheHome } });
+    await assertNothingLeft(r);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/script not found/);
+  });
+});
