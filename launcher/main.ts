@@ -1,6 +1,7 @@
 // tsmpirun's program: parse the command line, run the job, exit with its status. Started by
 // launcher/bin.ts (the modules tsc emits) or by dist/tsmpirun.js (the one-file launcher).
 import { parseCommandLine, USAGE_ERROR_EXIT_CODE } from './cli.js';
+import { lendImport, type ImportModule } from './import-module.js';
 import { runJob, UsageError } from './job.js';
 
 /** Exits once everything written to stdout and stderr has left the process (pipe writes may be queued). */
@@ -12,7 +13,9 @@ async function exitAfterFlush(code: number): Promise<never> {
   process.exit(code);
 }
 
-export async function main(): Promise<never> {
+/** `importer`: import() lent by the one-file launcher's entry (launcher/import-module.ts). */
+export async function main(importer?: ImportModule): Promise<never> {
+  if (importer) lendImport(importer);
   // `tsmpirun … | head` closes our stdout early: the job goes on, its output has nowhere to go.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 

@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire, isBuiltin } from 'node:module';
-import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BuildOptions, Message, Metafile, Plugin, PluginBuild } from 'esbuild';
+import { bundleStale, tsmpiCacheDir } from '../runtime/env/bundles.js';
 
 /**
  * `import.meta.url` as text, for the code this file writes into bundles (banners, the launcher's entry):
@@ -23,7 +23,7 @@ const OWN_URL = ['import', 'meta', 'url'].join('.');
  * The runtime, for ranks: dist/tsmpi.js, one small ES module that is what `import 'tsmpi'` gives every
  * importer (package.json `exports` points at it, the job bundle imports it), so a rank never holds two
  * runtime instances. It loads dist/tsmpi-runtime.cjs, everything else of the runtime (~70 modules plus
- * ws and msgpackr) in one CommonJS file, from V8's code cache (runtime/env/code-cache.ts), then joins
+ * ws and msgpackr) in one CommonJS file, from V8's code cache (runtime/env/bundles.ts), then joins
  * the job. Measured on this 2-core machine, a rank's import of the runtime cost ~100 ms of CPU above a
  * bare `node` as separate modules and ~38 ms as one ES module; now a rank reaches its first line of
  * user code after ~82 ms of CPU against ~97 ms before (a bare `node`: ~58 ms). Built by `npm run build`,
@@ -38,21 +38,6 @@ const RUNTIME_MODULES = fileURLToPath(new URL('../runtime/library.js', import.me
 /** The bundles' inputs, relative to their directory, and the names RUNTIME_ENTRY exports: `{ inputs, exports }`. */
 const RUNTIME_MANIFEST = RUNTIME_ENTRY.replace(/\.js$/, '.inputs.json');
 
-/**
- * First lines of RUNTIME_ENTRY: for a rank not started by tsmpirun (which keeps the bundles fresh
- * itself), a warning when they are older than what they were made of.
- */
-const RUNTIME_BANNER = `if (!process.env.TSMPI_CONTROL) {
-  try {
-    const fs = await import('node:fs'), path = await import('node:path'), url = await import('node:url');
-    const self = url.fileURLToPath(${OWN_URL}), dir = path.dirname(self), built = fs.statSync(self).mtimeMs;
-    const { inputs } = JSON.parse(fs.readFileSync(self.replace(/\\.js$/, '.inputs.json'), 'utf8'));
-    if (inputs.some((i) => { try { return fs.statSync(path.resolve(dir, i)).mtimeMs > built; } catch { return false; } })) {
-      process.emitWarning(self + ' is older than the modules it bundles: run npm run build (or any tsmpirun job) to refresh it', 'TsmpiWarning');
-    }
-  } catch {}
-}`;
-
 /** Names the world adds to the library's exports (runtime/world.ts). */
 const WORLD_EXPORTS = ['COMM_WORLD', 'COMM_SELF', 'finalize'];
 
@@ -60,7 +45,12 @@ const WORLD_EXPORTS = ['COMM_WORLD', 'COMM_SELF', 'finalize'];
 function runtimeEntrySource(libraryExports: readonly string[]): string {
   const lines = [
     `import { fileURLToPath } from 'node:url';`,
-    `import { loadWithCodeCache } from './runtime/env/code-cache.js';`,
+    `import { bundleStale, loadWithCodeCache } from './runtime/env/bundles.js';`,
+    // A rank not started by tsmpirun (which keeps the bundles fresh itself) warns of a stale runtime.
+    `const self = fileURLToPath(${OWN_URL});`,
+    `if (!process.env.TSMPI_CONTROL && bundleStale(self)) {`,
+    `  process.emitWarning(self + ' is older than the modules it bundles: run npm run build (or any tsmpirun job) to refresh it', 'TsmpiWarning');`,
+    `}`,
     `const runtime = loadWithCodeCache(fileURLToPath(new URL('./tsmpi-runtime.cjs', ${OWN_URL})));`,
     `const library = runtime.exports;`,
     `const world = await library.joinWorld();`,
@@ -100,28 +90,6 @@ function lazyMsgpackrExtract(): Plugin {
   };
 }
 
-/** Whether dist/tsmpi.js is missing or older than one of its inputs. */
-function runtimeBundleStale(): boolean {
-  return bundleStale(RUNTIME_ENTRY, RUNTIME_MANIFEST);
-}
-
-/** Whether `bundle` is missing or older than one of the inputs its manifest lists. */
-function bundleStale(bundle: string, manifest: string): boolean {
-  try {
-    const built = statSync(bundle).mtimeMs;
-    const { inputs } = JSON.parse(readFileSync(manifest, 'utf8')) as { inputs: string[] };
-    const dir = dirname(bundle);
-    for (const input of inputs) {
-      let mtime: number;
-      try { mtime = statSync(resolve(dir, input)).mtimeMs; } catch { continue; }
-      if (mtime > built) return true;
-    }
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** What a one-file program of ours is made of: a CommonJS library and the ES-module entry that loads it. */
 interface OneFileSpec {
   /** The library's output file, its entry module, and esbuild options of its own. */
@@ -135,6 +103,8 @@ interface OneFileSpec {
   /** `{ inputs, …fields }` is written here: the inputs (relative to dist/) decide staleness. */
   manifest: string;
   manifestFields?: (entryOutput: Metafile['outputs'][string]) => object;
+  /** The entry is a program run directly (a shebang line, mode 755). */
+  executable?: boolean;
 }
 
 /**
@@ -158,7 +128,7 @@ async function buildOneFile(spec: OneFileSpec): Promise<void> {
   const inputs = [...Object.keys(library.metafile!.inputs), ...Object.keys(entry.metafile!.inputs)]
     .filter((i) => !i.startsWith('<stdin>') && !i.includes(':'));
   const entryOutput = Object.values(entry.metafile!.outputs).find((o) => o.entryPoint !== undefined)!;
-  chmodSync(entryTmp, 0o755);
+  if (spec.executable) chmodSync(entryTmp, 0o755);
   renameSync(libraryTmp, spec.library);
   renameSync(entryTmp, spec.entry);
   writeFileSync(`${spec.manifest}.${process.pid}.tmp`, JSON.stringify({ inputs: [...new Set(inputs)], ...spec.manifestFields?.(entryOutput) }));
@@ -182,14 +152,14 @@ export async function buildRuntimeBundle(): Promise<void> {
     entry: RUNTIME_ENTRY,
     // Loading the library has no side effects (runtime/library.ts): its exports are read off it.
     entrySource: (libraryFile) => runtimeEntrySource(Object.keys(createRequire(import.meta.url)(libraryFile) as object)),
-    entryOptions: { minifySyntax: true, banner: { js: RUNTIME_BANNER } },
+    entryOptions: { minifySyntax: true },
     manifest: RUNTIME_MANIFEST,
     manifestFields: (entryOutput) => ({ exports: entryOutput.exports }),
   });
 }
 
 /**
- * tsmpirun as one file, loaded from V8's code cache like the runtime (runtime/env/code-cache.ts): the
+ * tsmpirun as one file, loaded from V8's code cache like the runtime (runtime/env/bundles.ts): the
  * launcher's own start-up is on the critical path of every job. One file instead of its modules plus
  * yargs and ws took `tsmpirun --version` from ~195 ms of CPU to ~120 ms here (~93 ms on a later
  * Node), the code cache and the lazy msgpackr-extract to ~79 ms.
@@ -202,25 +172,16 @@ const LAUNCHER_BUNDLE = fileURLToPath(new URL('../tsmpirun.js', import.meta.url)
 const LAUNCHER_LIBRARY = fileURLToPath(new URL('../tsmpirun-main.cjs', import.meta.url));
 const LAUNCHER_MODULES = fileURLToPath(new URL('./main.js', import.meta.url));
 
-const LAUNCHER_ENTRY = `import { readFileSync as __r, statSync as __s } from 'node:fs';
-import { fileURLToPath as __p } from 'node:url';
-import { dirname as __d, resolve as __v } from 'node:path';
-import { loadWithCodeCache } from './runtime/env/code-cache.js';
-function bundleIsStale() {
-  try {
-    const self = __p(${OWN_URL}), dir = __d(self), built = __s(self).mtimeMs;
-    const { inputs } = JSON.parse(__r(self.replace(/\\.js$/, '.inputs.json'), 'utf8'));
-    return inputs.some((i) => { try { return __s(__v(dir, i)).mtimeMs > built; } catch { return false; } });
-  } catch { return true; }
-}
-if (bundleIsStale()) await import(new URL('./launcher/bin.js', ${OWN_URL}).href);
+const LAUNCHER_ENTRY = `import { fileURLToPath } from 'node:url';
+import { bundleStale, loadWithCodeCache } from './runtime/env/bundles.js';
+const self = fileURLToPath(${OWN_URL});
+if (bundleStale(self)) await import(new URL('./launcher/bin.js', ${OWN_URL}).href);
 else {
-  const launcher = loadWithCodeCache(__v(__d(__p(${OWN_URL})), 'tsmpirun-main.cjs'));
+  const launcher = loadWithCodeCache(fileURLToPath(new URL('./tsmpirun-main.cjs', ${OWN_URL})));
   // At exit, so that the cache holds all the launcher compiled (it exits through process.exit).
   if (!launcher.fromCache) process.once('exit', () => launcher.storeCache());
-  // import() for the cached code, which cannot call it itself (launcher/import-module.ts).
-  globalThis[Symbol.for('tsmpi.importModule')] = (url) => import(url);
-  await launcher.exports.main();
+  // The cached code cannot call import() itself (launcher/import-module.ts): it is given this module's.
+  await launcher.exports.main((url) => import(url));
 }`;
 
 /**
@@ -253,14 +214,14 @@ function stringWidthShim(): Plugin {
   };
 }
 
+/** The launcher bundle's own URL, set by its first line (modules inside may shadow `require`). */
+const BUNDLE_URL = '__tsmpiBundleUrl';
+
 /**
  * Keeps `import.meta.url` (and dirname/filename) of every module bundled into the launcher meaning the
  * module's own file, as in the user-script transform: launcher modules locate files beside them (the
  * remote agent, the runtime bundle), which must not move when they are bundled into one file.
  */
-/** The launcher bundle's own URL, set by its first line (modules inside may shadow `require`). */
-const BUNDLE_URL = '__tsmpiBundleUrl';
-
 function keepModuleUrls(bundleDir: string): Plugin {
   // Relative to the bundle's own file, not absolute: a package built on one machine and installed on
   // another (npm pack / publish) still finds the files beside its bundle. The bundle is CommonJS.
@@ -295,6 +256,7 @@ export async function buildLauncherBundle(): Promise<void> {
     entrySource: () => LAUNCHER_ENTRY,
     entryOptions: { banner: { js: '#!/usr/bin/env node' } },
     manifest: LAUNCHER_BUNDLE.replace(/\.js$/, '.inputs.json'),
+    executable: true,
   });
 }
 
@@ -303,10 +265,10 @@ export async function buildLauncherBundle(): Promise<void> {
  * the launcher's when it is stale (this run already fell back to the modules; the next one need not).
  */
 export async function ensureRuntimeBundle(): Promise<void> {
-  const launcherStale = bundleStale(LAUNCHER_BUNDLE, LAUNCHER_BUNDLE.replace(/\.js$/, '.inputs.json'));
+  const launcherStale = bundleStale(LAUNCHER_BUNDLE);
   const rebuildLauncher = launcherStale ? buildLauncherBundle().catch(() => {}) : undefined;
   try {
-    if (runtimeBundleStale()) await buildRuntimeBundle();
+    if (bundleStale(RUNTIME_ENTRY)) await buildRuntimeBundle();
   } catch (e) {
     try {
       statSync(RUNTIME_ENTRY);
@@ -328,7 +290,7 @@ function loadEsbuild(): typeof import('esbuild') {
 }
 
 /** Bundles are reused across jobs while every input file keeps its size and modification time. */
-const CACHE_DIR = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsmpi', 'bundles');
+const CACHE_DIR = join(tsmpiCacheDir(), 'bundles');
 
 interface CacheManifest {
   runtime: string;

@@ -1,6 +1,6 @@
 // Joining the job: what `import 'tsmpi'` does once per rank, kept out of the runtime's modules so that
 // loading them has no side effects (the one-file runtime is loaded, from V8's code cache, before any
-// rank joins; see runtime/env/code-cache.ts).
+// rank joins; see runtime/env/bundles.ts).
 import { bootstrap } from './env/bootstrap.js';
 import { Comm, newCommShared } from './comm/comm.js';
 

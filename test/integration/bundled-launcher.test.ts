@@ -1,5 +1,5 @@
 // The one-file launcher users run (package.json `bin`, dist/tsmpirun.js) and the code caches it and
-// every rank load from (runtime/env/code-cache.ts): with an empty cache directory the first job compiles
+// every rank load from (runtime/env/bundles.ts): with an empty cache directory the first job compiles
 // and writes one entry for the launcher and one for the runtime; the next job runs from them and writes
 // nothing; a script new to the bundle cache is built with esbuild (loaded through require: the cached
 // launcher cannot import()); the results are the same each time, and nothing is left behind.

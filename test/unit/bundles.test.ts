@@ -1,17 +1,18 @@
-// Unit tests of runtime/env/code-cache.ts: a CommonJS file loaded twice compiles once and runs from
+// Unit tests of runtime/env/bundles.ts: a CommonJS file loaded twice compiles once and runs from
 // V8's cached code the second time, with the same exports; a changed file gets a fresh entry, and a
-// cache directory that cannot be written costs nothing but the cache.
+// cache directory that cannot be written costs nothing but the cache. bundleStale compares a bundle
+// with the inputs its manifest lists.
 import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadWithCodeCache, tsmpiCacheDir } from '../../runtime/env/code-cache.js';
+import { bundleStale, loadWithCodeCache, tsmpiCacheDir } from '../../runtime/env/bundles.js';
 
 let dir: string;
 let savedCacheHome: string | undefined;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tsmpi-code-cache-'));
+  dir = mkdtempSync(join(tmpdir(), 'tsmpi-bundles-'));
   savedCacheHome = process.env.XDG_CACHE_HOME;
   process.env.XDG_CACHE_HOME = join(dir, 'cache');
 });
@@ -63,5 +64,20 @@ describe('loadWithCodeCache', () => {
     expect(loaded.exports.answer).toBe(7);
     expect(() => loaded.storeCache()).not.toThrow();
     expect(loadWithCodeCache(file).fromCache).toBe(false);
+  });
+});
+
+describe('bundleStale', () => {
+  it('is false while no listed input is newer, true once one is or the manifest is missing', () => {
+    const bundle = join(dir, 'out.js');
+    const input = join(dir, 'in.js');
+    writeFileSync(input, 'input');
+    writeFileSync(bundle, 'bundle');
+    utimesSync(input, new Date(1_000_000), new Date(1_000_000));
+    expect(bundleStale(bundle)).toBe(true); // no manifest yet
+    writeFileSync(join(dir, 'out.inputs.json'), JSON.stringify({ inputs: ['in.js', 'gone.js'] }));
+    expect(bundleStale(bundle)).toBe(false);
+    utimesSync(input, new Date(), new Date(Date.now() + 60_000));
+    expect(bundleStale(bundle)).toBe(true);
   });
 });

@@ -1,24 +1,48 @@
-// Loads the one-file runtime (a CommonJS bundle) from V8's code cache. Every rank is a fresh Node
-// process that would otherwise parse and compile the same ~300 KB of JavaScript (ws, msgpackr, the
-// runtime) before it can join; a rank's start-up is CPU on a machine whose cores the other ranks are
-// starting on too. Node 20 has no compile cache for modules (module.enableCompileCache is Node 22), so
-// the bundle is compiled as a vm.Script with `cachedData`, the way v8-compile-cache does it.
+// Our one-file bundles (dist/tsmpi.js with dist/tsmpi-runtime.cjs, dist/tsmpirun.js with
+// dist/tsmpirun-main.cjs; built by launcher/transform.ts): whether one is older than what it was made
+// of, and loading one from V8's code cache.
 //
-// The cache entry is written by the first rank that misses it, after the rank has joined (so it also
-// holds the functions start-up compiled lazily), under the user's cache directory. Its key covers the
+// Every rank is a fresh Node process that would otherwise parse and compile the same ~300 KB of
+// JavaScript (ws, msgpackr, the runtime) before it can join; a rank's start-up is CPU on a machine whose
+// cores the other ranks are starting on too. Node 20 has no compile cache for modules
+// (module.enableCompileCache is Node 22), so a bundle is compiled as a vm.Script with `cachedData`, the
+// way v8-compile-cache does it.
+//
+// The cache entry is written by the first process that misses it, once start-up code has run (so it
+// also holds the functions compiled lazily), under the user's cache directory. Its key covers the
 // bundle's path, size, modification time and inode and Node's version; V8 itself rejects data made by
-// another V8 or with other flags (the rank then compiles as usual and writes a fresh entry). Anything
+// another V8 or with other flags (the process then compiles as usual and writes a fresh entry). Anything
 // that goes wrong with the cache only costs the compile it would have saved.
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 
 /** tsmpi's directory under the user's cache directory (job bundles, code caches). */
 export function tsmpiCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsmpi');
+}
+
+/**
+ * Whether `bundle` is missing or older than one of the inputs its manifest lists (paths relative to the
+ * bundle's folder; an input that no longer exists does not count).
+ */
+export function bundleStale(bundle: string, manifest = bundle.replace(/\.js$/, '.inputs.json')): boolean {
+  try {
+    const built = statSync(bundle).mtimeMs;
+    const { inputs } = JSON.parse(readFileSync(manifest, 'utf8')) as { inputs: string[] };
+    const dir = dirname(bundle);
+    for (const input of inputs) {
+      let mtime: number;
+      try { mtime = statSync(resolve(dir, input)).mtimeMs; } catch { continue; }
+      if (mtime > built) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 export interface CachedModule {
