@@ -8,17 +8,7 @@ import { CartGeometry, checkGridFits, gridSize, validateCartShape } from '../../
 import { computeDims } from '../../runtime/comm/dims.js';
 import { planSplit } from '../../runtime/comm/split-plan.js';
 import { PROC_NULL } from '../../runtime/constants.js';
-import { isTsmpiError, type TsmpiErrorCode } from '../../runtime/errors.js';
-
-function expectCode(code: TsmpiErrorCode, run: () => unknown): void {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isTsmpiError(caught, code), `expected ${code}, got ${String(caught)}`).toBe(true);
-}
+import { expectTsmpiError } from '../helpers/errors.js';
 
 /** All coordinates of a grid in row-major order (last coordinate counting fastest): index = rank. */
 function rowMajorCoords(dims: readonly number[]): number[][] {
@@ -76,16 +66,16 @@ describe('validateCartShape, gridSize, checkGridFits', () => {
 
   it('TSMPI_ERR_DIMS for bad dims or periods of the wrong length', () => {
     for (const dims of [[0], [-1], [2, 1.5], [Number.NaN], ['2'], [2 ** 30, 2 ** 30, 2 ** 30], 'x', undefined]) {
-      expectCode('TSMPI_ERR_DIMS', () => validateCartShape(dims as number[]));
+      expectTsmpiError(() => validateCartShape(dims as number[]), 'TSMPI_ERR_DIMS');
     }
-    expectCode('TSMPI_ERR_DIMS', () => validateCartShape([2, 2], [true]));
-    expectCode('TSMPI_ERR_DIMS', () => validateCartShape([2], [true, false]));
-    expectCode('TSMPI_ERR_DIMS', () => validateCartShape([2], true as unknown as boolean[]));
+    expectTsmpiError(() => validateCartShape([2, 2], [true]), 'TSMPI_ERR_DIMS');
+    expectTsmpiError(() => validateCartShape([2], [true, false]), 'TSMPI_ERR_DIMS');
+    expectTsmpiError(() => validateCartShape([2], true as unknown as boolean[]), 'TSMPI_ERR_DIMS');
   });
 
   it('TSMPI_ERR_ARG for a period that is not a flag', () => {
     for (const flag of [2, 'yes', null, undefined, -1]) {
-      expectCode('TSMPI_ERR_ARG', () => validateCartShape([2], [flag as unknown as boolean]));
+      expectTsmpiError(() => validateCartShape([2], [flag as unknown as boolean]), 'TSMPI_ERR_ARG');
     }
   });
 
@@ -94,7 +84,7 @@ describe('validateCartShape, gridSize, checkGridFits', () => {
     expect(gridSize([])).toBe(1);
     expect(() => checkGridFits([2, 3], 6)).not.toThrow();
     expect(() => checkGridFits([2, 3], 8)).not.toThrow();
-    expectCode('TSMPI_ERR_DIMS', () => checkGridFits([2, 3], 5));
+    expectTsmpiError(() => checkGridFits([2, 3], 5), 'TSMPI_ERR_DIMS');
     expect(() => checkGridFits([2, 3], 5)).toThrow(/needs 6 ranks.*only 5/);
   });
 });
@@ -137,22 +127,22 @@ describe('CartGeometry: ranks and coordinates', () => {
 
   it('TSMPI_ERR_RANK for a coordinate outside a non-periodic dimension', () => {
     const grid = new CartGeometry([3, 4], [true, false]);
-    expectCode('TSMPI_ERR_RANK', () => grid.rankOf([0, -1]));
-    expectCode('TSMPI_ERR_RANK', () => grid.rankOf([0, 4]));
-    expectCode('TSMPI_ERR_RANK', () => grid.rankOf([5, 9]));
+    expectTsmpiError(() => grid.rankOf([0, -1]), 'TSMPI_ERR_RANK');
+    expectTsmpiError(() => grid.rankOf([0, 4]), 'TSMPI_ERR_RANK');
+    expectTsmpiError(() => grid.rankOf([5, 9]), 'TSMPI_ERR_RANK');
   });
 
   it('TSMPI_ERR_ARG for the wrong number of coordinates or a non-integer one', () => {
     const grid = new CartGeometry([3, 4]);
     for (const coords of [[0], [0, 0, 0], [], [0, 1.5], [Number.NaN, 0], ['0', 0], 'x', undefined]) {
-      expectCode('TSMPI_ERR_ARG', () => grid.rankOf(coords as number[]));
+      expectTsmpiError(() => grid.rankOf(coords as number[]), 'TSMPI_ERR_ARG');
     }
   });
 
   it('TSMPI_ERR_RANK for a rank outside the grid', () => {
     const grid = new CartGeometry([3, 4]);
     for (const rank of [-1, 12, 100, 0.5, Number.NaN, PROC_NULL]) {
-      expectCode('TSMPI_ERR_RANK', () => grid.coordsOf(rank));
+      expectTsmpiError(() => grid.coordsOf(rank), 'TSMPI_ERR_RANK');
     }
   });
 
@@ -173,8 +163,8 @@ describe('CartGeometry: ranks and coordinates', () => {
     expect(point.size).toBe(1);
     expect(point.coordsOf(0)).toEqual([]);
     expect(point.rankOf([])).toBe(0);
-    expectCode('TSMPI_ERR_RANK', () => point.coordsOf(1));
-    expectCode('TSMPI_ERR_ARG', () => point.shift(0, 0, 1));
+    expectTsmpiError(() => point.coordsOf(1), 'TSMPI_ERR_RANK');
+    expectTsmpiError(() => point.shift(0, 0, 1), 'TSMPI_ERR_ARG');
   });
 });
 
@@ -245,11 +235,11 @@ describe('CartGeometry: shift', () => {
 
   it('rejects a bad rank (TSMPI_ERR_RANK), direction or displacement (TSMPI_ERR_ARG)', () => {
     const grid = new CartGeometry([2, 3]);
-    expectCode('TSMPI_ERR_RANK', () => grid.shift(-1, 0, 1));
-    expectCode('TSMPI_ERR_RANK', () => grid.shift(6, 0, 1));
-    for (const direction of [-1, 2, 0.5, Number.NaN]) expectCode('TSMPI_ERR_ARG', () => grid.shift(0, direction, 1));
+    expectTsmpiError(() => grid.shift(-1, 0, 1), 'TSMPI_ERR_RANK');
+    expectTsmpiError(() => grid.shift(6, 0, 1), 'TSMPI_ERR_RANK');
+    for (const direction of [-1, 2, 0.5, Number.NaN]) expectTsmpiError(() => grid.shift(0, direction, 1), 'TSMPI_ERR_ARG');
     for (const disp of [0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
-      expectCode('TSMPI_ERR_ARG', () => grid.shift(0, 0, disp));
+      expectTsmpiError(() => grid.shift(0, 0, disp), 'TSMPI_ERR_ARG');
     }
   });
 });
@@ -312,8 +302,8 @@ describe('CartGeometry: subGrid', () => {
   it('TSMPI_ERR_ARG for remainDims of the wrong length or with a non-flag; TSMPI_ERR_RANK for a bad rank', () => {
     const grid = new CartGeometry([2, 3]);
     for (const keep of [[true], [true, false, true], [], [true, 'no'], [2, 0], 'x', undefined]) {
-      expectCode('TSMPI_ERR_ARG', () => grid.subGrid(0, keep as boolean[]));
+      expectTsmpiError(() => grid.subGrid(0, keep as boolean[]), 'TSMPI_ERR_ARG');
     }
-    expectCode('TSMPI_ERR_RANK', () => grid.subGrid(6, [true, false]));
+    expectTsmpiError(() => grid.subGrid(6, [true, false]), 'TSMPI_ERR_RANK');
   });
 });

@@ -10,6 +10,7 @@ import {
   encodeObject,
 } from '../../runtime/p2p/codec.js';
 import { TsmpiError } from '../../runtime/errors.js';
+import { mulberry32 } from '../helpers/random.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -125,25 +126,13 @@ function messageOf(f: () => unknown): string {
   throw new Error('did not throw');
 }
 
-/** mulberry32: a tiny seeded PRNG, so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const TYPED_KINDS = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
 ] as const;
 
 function filled(Kind: (typeof TYPED_KINDS)[number], length: number, seed = 1): ArrayBufferView {
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const array = new Kind(length);
   for (let i = 0; i < length; i++) {
     const r = random();
@@ -171,7 +160,7 @@ describe('round trips', () => {
     const bigints = [0n, 5n, -5n, 2n ** 31n, 2n ** 53n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 63n, 2n ** 64n - 1n,
       2n ** 64n, -(2n ** 64n), -(2n ** 63n) - 1n, 2n ** 70n, -(2n ** 70n), 2n ** 128n - 1n, -(2n ** 128n),
       2n ** 4096n + 12345n, -(2n ** 70000n) - 7n];
-    const random = prng(7);
+    const random = mulberry32(7);
     for (let i = 0; i < 300; i++) {
       let b = 0n;
       const bytes = Math.floor(random() * 40);
@@ -549,7 +538,7 @@ describe('decode errors', () => {
   });
 
   it('fuzz: random and mutated payloads only ever fail with TSMPI_ERR_PROTOCOL', () => {
-    const random = prng(20240601);
+    const random = mulberry32(20240601);
     const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const randomValue = (depth: number): unknown => {
       const r = random();

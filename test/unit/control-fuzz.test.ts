@@ -11,22 +11,12 @@ import { TsmpiError } from '../../runtime/errors.js';
 import {
   MAX_CONTROL_BYTES, decodeToLauncher, decodeToRank, encodeControl, type ToLauncher, type ToRank,
 } from '../../runtime/control/messages.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const SEED = 0x6c0d_e6f2;
 const INPUTS_PER_DECODER = 100_000;
 /** One decision must not take longer than this (a generous bound for a 2-core CI machine). */
 const SLOW_MS = 100;
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b_79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const random = mulberry32(SEED);
 const below = (n: number): number => Math.floor(random() * n);

@@ -9,6 +9,7 @@ import v8 from 'node:v8';
 import type { CollChannel } from '../../runtime/coll/channel.js';
 import { tsmpiError, type TsmpiErrorCode } from '../../runtime/errors.js';
 import { dtypeName, dtypeOf, type TypedArray } from '../../runtime/wire/dtype.js';
+import { mulberry32 } from '../helpers/random.js';
 
 type Message =
   | { kind: 'typed'; dtype: number; data: TypedArray }
@@ -235,17 +236,6 @@ function immediateHops(n: number): Promise<void> {
     };
     hop(n);
   });
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,17 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSplitArgs, planSplit, type SplitEntry } from '../../runtime/comm/split-plan.js';
 import { UNDEFINED } from '../../runtime/constants.js';
-import { isTsmpiError, type TsmpiErrorCode } from '../../runtime/errors.js';
-
-function expectCode(code: TsmpiErrorCode, run: () => unknown): void {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isTsmpiError(caught, code), `expected ${code}, got ${String(caught)}`).toBe(true);
-}
+import { expectTsmpiError } from '../helpers/errors.js';
 
 const entriesOf = (colors: number[], keys: number[] = colors.map((_, rank) => rank)): SplitEntry[] =>
   colors.map((color, rank) => ({ color, key: keys[rank]! }));
@@ -122,15 +112,15 @@ describe('planSplit: grouping and ordering', () => {
 describe('planSplit and checkSplitArgs: errors', () => {
   it('TSMPI_ERR_ARG for a colour that is negative (other than UNDEFINED) or not an integer', () => {
     for (const color of [-1, UNDEFINED - 1, UNDEFINED + 1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1', null]) {
-      expectCode('TSMPI_ERR_ARG', () => checkSplitArgs(color as number, 0));
-      expectCode('TSMPI_ERR_ARG', () => planSplit([{ color: color as number, key: 0 }], 0));
+      expectTsmpiError(() => checkSplitArgs(color as number, 0), 'TSMPI_ERR_ARG');
+      expectTsmpiError(() => planSplit([{ color: color as number, key: 0 }], 0), 'TSMPI_ERR_ARG');
     }
   });
 
   it('TSMPI_ERR_ARG for a key that is not an integer', () => {
     for (const key of [0.5, Number.NaN, Number.NEGATIVE_INFINITY, 2 ** 60, '0', undefined]) {
-      expectCode('TSMPI_ERR_ARG', () => checkSplitArgs(0, key as number));
-      expectCode('TSMPI_ERR_ARG', () => planSplit([{ color: 0, key: key as number }], 0));
+      expectTsmpiError(() => checkSplitArgs(0, key as number), 'TSMPI_ERR_ARG');
+      expectTsmpiError(() => planSplit([{ color: 0, key: key as number }], 0), 'TSMPI_ERR_ARG');
     }
   });
 
@@ -143,7 +133,7 @@ describe('planSplit and checkSplitArgs: errors', () => {
   it('every rank rejects a bad entry of any rank, so no rank proceeds alone', () => {
     const entries = entriesOf([0, 0, -5, 1]);
     for (let rank = 0; rank < entries.length; rank++) {
-      expectCode('TSMPI_ERR_ARG', () => planSplit(entries, rank));
+      expectTsmpiError(() => planSplit(entries, rank), 'TSMPI_ERR_ARG');
     }
     expect(() => planSplit(entries, 0)).toThrow(/rank 2/);
   });
@@ -151,14 +141,14 @@ describe('planSplit and checkSplitArgs: errors', () => {
   it('TSMPI_ERR_ARG for malformed entries, holes included', () => {
     const withHole: SplitEntry[] = [{ color: 0, key: 0 }];
     withHole[2] = { color: 0, key: 0 };
-    expectCode('TSMPI_ERR_ARG', () => planSplit(withHole, 0));
-    expectCode('TSMPI_ERR_ARG', () => planSplit([{ color: 0, key: 0 }, null as unknown as SplitEntry], 0));
-    expectCode('TSMPI_ERR_ARG', () => planSplit('x' as unknown as SplitEntry[], 0));
+    expectTsmpiError(() => planSplit(withHole, 0), 'TSMPI_ERR_ARG');
+    expectTsmpiError(() => planSplit([{ color: 0, key: 0 }, null as unknown as SplitEntry], 0), 'TSMPI_ERR_ARG');
+    expectTsmpiError(() => planSplit('x' as unknown as SplitEntry[], 0), 'TSMPI_ERR_ARG');
   });
 
   it('TSMPI_ERR_RANK for a caller rank outside the entries', () => {
     const entries = entriesOf([0, 0]);
-    for (const rank of [-1, 2, 0.5, Number.NaN]) expectCode('TSMPI_ERR_RANK', () => planSplit(entries, rank));
-    expectCode('TSMPI_ERR_RANK', () => planSplit([], 0));
+    for (const rank of [-1, 2, 0.5, Number.NaN]) expectTsmpiError(() => planSplit(entries, rank), 'TSMPI_ERR_RANK');
+    expectTsmpiError(() => planSplit([], 0), 'TSMPI_ERR_RANK');
   });
 });

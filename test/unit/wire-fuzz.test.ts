@@ -6,22 +6,11 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { isTsmpiError } from '../../runtime/errors.js';
 import { FrameKind, HEADER_BYTES, writeHeader, type FrameHeader, type WireLimits } from '../../runtime/wire/header.js';
 import { FrameParser } from '../../runtime/wire/parser.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const SEED = 0x7a5e_11ed;
 const INPUTS = 100_000;
 const LIMITS: WireLimits = { maxEagerBytes: 1 << 20, maxMessageBytes: 4 << 20 };
-
-/** mulberry32: tiny, fast, good enough to drive a fuzzer reproducibly. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b_79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const random = mulberry32(SEED);
 const below = (n: number): number => Math.floor(random() * n);

@@ -1,7 +1,7 @@
 // Unit tests of runtime/wire: header encoding and validation, the chunk-driven frame parser,
 // and the frame writer helper.
 import { describe, expect, it } from 'vitest';
-import { isTsmpiError, type TsmpiErrorCode } from '../../runtime/errors.js';
+import { isTsmpiError } from '../../runtime/errors.js';
 import {
   encodeHeader,
   FLAG_SYNC,
@@ -15,6 +15,7 @@ import {
 } from '../../runtime/wire/header.js';
 import { FrameParser, type FrameSink } from '../../runtime/wire/parser.js';
 import { frameParts } from '../../runtime/wire/writer.js';
+import { expectTsmpiError } from '../helpers/errors.js';
 
 const LIMITS: WireLimits = { maxEagerBytes: 64 * 1024, maxMessageBytes: 1 << 30 };
 
@@ -30,18 +31,6 @@ function patternBytes(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = (i * 31 + seed * 7 + 1) & 0xff;
   return out;
-}
-
-function expectTsmpiError(f: () => unknown, code: TsmpiErrorCode, message?: RegExp): unknown {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(isTsmpiError(thrown, code), `expected ${code}, got ${String(thrown)}`).toBe(true);
-  if (message !== undefined) expect((thrown as Error).message).toMatch(message);
-  return thrown;
 }
 
 type SinkEvent =
