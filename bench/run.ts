@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FloorPair, type FloorMode } from './floor.js';
+import { SUM, typedKernel } from '../runtime/coll/ops.js';
+import { dtypeOf } from '../runtime/wire/dtype.js';
 import { KiB, MiB, P2P_SIZES, median, now, sizeLabel, streamWindow } from './lib.js';
 import type { P2pCommand } from './ranks/p2p.js';
 import type { CollCommand } from './ranks/coll.js';
@@ -305,6 +307,23 @@ function addTime(): number {
   return median(times);
 }
 
+/**
+ * The same addition through the runtime's own SUM kernel (unrolled, runtime/coll/ops.ts). Reported
+ * next to the model, so a reader can see how much of the margin the faster kernel buys.
+ */
+function kernelAddTime(): number {
+  const n = MiB;
+  const a = new Float64Array(n).map((_, i) => i * 0.5), b = new Float64Array(n).fill(1.25), c = new Float64Array(n);
+  const sum = typedKernel(SUM, dtypeOf(a));
+  const times: number[] = [];
+  for (let rep = 0; rep < 41; rep++) {
+    const t0 = now();
+    sum(c, a, b);
+    if (rep >= 10) times.push(now() - t0);
+  }
+  return median(times);
+}
+
 interface CollCase { op: CollCommand['op']; size: number; label: string }
 const COLL_CASES: CollCase[] = [
   { op: 'Allreduce', size: 8, label: 'Allreduce' },
@@ -377,8 +396,16 @@ async function collGroup(rep: number, p: number, floor: FloorPair, job: CommandJ
     const r = row('coll', `${c.label} np=${p}`, c.op === 'Barrier' ? undefined : c.size, 'latency', floorIs, target);
     r.ours.push(o);
     r.floor.push(model);
-    if (add) (r.extra.addSeconds ??= []).push(add);
-    log(`  coll ${c.label} np=${p} ${c.op === 'Barrier' ? '' : sizeLabel(c.size)}: ours ${fmt(o, 'latency')}, floor model ${fmt(model, 'latency')}`);
+    let kernelNote = '';
+    if (add) {
+      const kernelAdd = kernelAddTime();
+      const kernelModel = collModel(c, p, (n) => half.get(n) ?? NaN, kernelAdd);
+      (r.extra.addSeconds ??= []).push(add);
+      (r.extra.kernelAddSeconds ??= []).push(kernelAdd);
+      (r.extra.modelWithKernelAdd ??= []).push(kernelModel);
+      kernelNote = ` (with the runtime's add kernel in the model: ${fmt(kernelModel, 'latency')}, ${(o / kernelModel).toFixed(2)}×)`;
+    }
+    log(`  coll ${c.label} np=${p} ${c.op === 'Barrier' ? '' : sizeLabel(c.size)}: ours ${fmt(o, 'latency')}, floor model ${fmt(model, 'latency')}${kernelNote}`);
   }
 }
 

@@ -9,7 +9,8 @@
 // Typed kernels are tight indexed loops generated once per (op, element kind) with `new Function`:
 // a single loop shared by all eleven kinds would see several array maps at its element loads and go
 // megamorphic in V8 (measured ~25× slower on 1 Mi doubles); one function per kind stays monomorphic,
-// so SUM over Float64Array runs as fast as a hand-written `out[i] = a[i] + b[i]` loop.
+// and unrolled (KERNEL_UNROLL), so SUM over Float64Array runs ~2.7× faster than a hand-written
+// `out[i] = a[i] + b[i]` loop.
 import { tsmpiError } from '../errors.js';
 import { DTYPE_CONSTRUCTORS, dtypeName, dtypeOf, isBigIntDtype, isIntegerDtype, type TypedArray } from '../wire/dtype.js';
 
@@ -168,10 +169,22 @@ function kernelSource(op: BuiltinOpName, dtype: number): string | undefined {
   }
   const expr = ELEMENTWISE[op](traitsOf(dtype));
   if (expr === undefined) return undefined;
+  const element = (at: string): string => `{ const x = a[${at}], y = b[${at}]; out[${at}] = ${expr}; }`;
+  const unrolled = Array.from({ length: KERNEL_UNROLL }, (_, j) => element(`i + ${j}`)).join(' ');
   return `return function ${name}(out, a, b) {
-    for (let i = 0, n = out.length; i < n; i++) { const x = a[i], y = b[i]; out[i] = ${expr}; }
+    const n = out.length;
+    let i = 0;
+    for (; i + ${KERNEL_UNROLL} <= n; i += ${KERNEL_UNROLL}) { ${unrolled} }
+    for (; i < n; i++) ${element('i')}
   };`;
 }
+
+/**
+ * Elements per iteration of an elementwise kernel. V8 neither unrolls nor vectorises these loops, so
+ * the per-iteration overhead (bound checks, branch) dominates; measured on 0.5 Mi doubles (SUM), ms
+ * per call: 1× 0.97, 2× 0.77, 4× 0.56, 8× 0.44, 16× 0.36. Int32 SUM: 1× 1.03, 4× 0.57.
+ */
+const KERNEL_UNROLL = 16;
 
 const kernelCache = new Map<string, TypedKernel>();
 
