@@ -2,7 +2,8 @@
 // every rank load from (runtime/env/bundles.ts): with an empty cache directory the first job compiles
 // and writes one entry for the launcher and one for the runtime; the next job runs from them and writes
 // nothing; a script new to the bundle cache is built with esbuild (loaded through require: the cached
-// launcher cannot import()); the results are the same each time, and nothing is left behind.
+// launcher cannot import()); the results are the same each time, and nothing is left behind. The
+// bundled runtime's lazily loaded msgpackr extractor decodes strings alike before and after it loads.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,28 @@ describe('dist/tsmpirun.js with an empty cache directory, then with its caches',
     expect(linesOf(hello.stdout).map((l) => l.replace(/ on .*$/, '')).sort())
       .toEqual([0, 1, 2].map((rank) => `Hello from rank ${rank} of 3`));
     expect(codeCacheEntries()).toEqual(before);
+  });
+
+  it('string-heavy objects arrive intact while decoded in JavaScript and after msgpackr\'s native extractor loads', async () => {
+    // ~100 KiB per message, 40 messages: the bundle's extractor decodes the first 2 MiB in JS and then
+    // loads msgpackr-extract (launcher/transform.ts, NATIVE_AFTER_BYTES); the start-up exchange alone
+    // must not load it.
+    const strings = join(scratch, 'strings.ts');
+    writeFileSync(strings, [
+      `import { readFileSync } from 'node:fs';`,
+      `import { COMM_WORLD as comm } from 'tsmpi';`,
+      `const nativeLoaded = () => readFileSync('/proc/self/maps', 'utf8').includes('msgpackr-extract');`,
+      `const records = (m: number) => Array.from({ length: 1000 }, (_, i) => ({ name: \`rank-\${i}-message-\${m}\`, path: \`/tmp/ωμέγα/\${i * m}.sock\`, tag: 'x'.repeat(i % 40) }));`,
+      `const atStart = nativeLoaded();`,
+      `let intact = 0;`,
+      `for (let m = 0; m < 40; m++) {`,
+      `  if (comm.rank === 0) await comm.send(records(m), 1, m);`,
+      `  else if (JSON.stringify(await comm.recv(0, m)) === JSON.stringify(records(m))) intact++;`,
+      `}`,
+      `if (comm.rank === 1) console.log(\`intact \${intact}, native at start \${atStart}, at end \${nativeLoaded()}\`);`,
+    ].join('\n'));
+    const r = await run({ np: 2, script: strings });
+    expect(linesOf(r.stdout)).toEqual(['intact 40, native at start false, at end true']);
   });
 
   it('usage errors still exit 2 with a message', async () => {
