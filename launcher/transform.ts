@@ -99,6 +99,37 @@ function lazyMsgpackrExtract(): Plugin {
   };
 }
 
+/**
+ * ws requires https, tls and zlib when it is loaded, for wss:// URLs and permessage-deflate, neither of
+ * which the control plane uses (ws:// on loopback or a Unix socket, compression off). Compiling and
+ * running those built-ins cost every rank and the launcher ~1.5 ms of start-up CPU here; in the
+ * bundles ws gets a stand-in for each that requires the real module on first property access.
+ */
+const LAZY_BUILTINS = ['https', 'tls', 'zlib'];
+
+function lazyBuiltins(): Plugin {
+  const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+  return {
+    name: 'tsmpi-lazy-builtins',
+    setup(b: PluginBuild) {
+      b.onResolve({ filter }, (args) => (args.namespace === 'tsmpi-lazy-builtin' || !/[\\/]node_modules[\\/]ws[\\/]/.test(args.importer)
+        ? { path: args.path, external: true }
+        : { path: args.path.replace(/^node:/, ''), namespace: 'tsmpi-lazy-builtin' }));
+      b.onLoad({ filter: /.*/, namespace: 'tsmpi-lazy-builtin' }, (args) => ({
+        contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));
+module.exports = new Proxy({}, {
+  get: (_, key) => load()[key],
+  has: (_, key) => key in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, key) => { const d = Reflect.getOwnPropertyDescriptor(load(), key); return d && { ...d, configurable: true }; },
+});`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 /** What a one-file program of ours is made of: a CommonJS library and the ES-module entry that loads it. */
 interface OneFileSpec {
   /** The library's output file, its entry module, and esbuild options of its own. */
@@ -156,7 +187,7 @@ export async function buildRuntimeBundle(): Promise<void> {
       minifySyntax: true,
       // Optional native add-ons of ws: looked up at run time, where the package is.
       external: ['bufferutil', 'utf-8-validate'],
-      plugins: [lazyMsgpackrExtract()],
+      plugins: [lazyMsgpackrExtract(), lazyBuiltins()],
     },
     entry: RUNTIME_ENTRY,
     // Loading the library has no side effects (runtime/library.ts): its exports are read off it.
@@ -259,7 +290,7 @@ export async function buildLauncherBundle(): Promise<void> {
     libraryOptions: {
       external: ['esbuild', 'bufferutil', 'utf-8-validate'],
       banner: { js: `const ${BUNDLE_URL} = require('node:url').pathToFileURL(__filename);` },
-      plugins: [stringWidthShim(), lazyMsgpackrExtract(), keepModuleUrls(dirname(LAUNCHER_BUNDLE))],
+      plugins: [stringWidthShim(), lazyMsgpackrExtract(), lazyBuiltins(), keepModuleUrls(dirname(LAUNCHER_BUNDLE))],
     },
     entry: LAUNCHER_BUNDLE,
     entrySource: () => LAUNCHER_ENTRY,
