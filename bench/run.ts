@@ -293,34 +293,28 @@ async function streamGroup(rep: number, floor: FloorPair, job: CommandJob): Prom
 // ------------------------------------------------------------------------------------------------
 // Collectives, with a floor model built from floor ping-pongs measured next to them
 
-/** Seconds to add two 1 Mi-double arrays element by element in a plain loop (median of 31). */
-function addTime(): number {
-  const n = MiB;
-  const a = new Float64Array(n).map((_, i) => i * 0.5), b = new Float64Array(n).fill(1.25), c = new Float64Array(n);
-  const times: number[] = [];
-  for (let rep = 0; rep < 41; rep++) {
-    const t0 = now();
-    for (let i = 0; i < n; i++) c[i] = a[i]! + b[i]!;
-    if (rep >= 10) times.push(now() - t0);
-  }
-  if (c[7] === -1) log('');
-  return median(times);
-}
+type AddLoop = (c: Float64Array, a: Float64Array, b: Float64Array) => void;
+
+/** A plain loop, as a user would write it: the add of the collectives' floor model. */
+const plainAdd: AddLoop = (c, a, b) => {
+  for (let i = 0; i < c.length; i++) c[i] = a[i]! + b[i]!;
+};
 
 /**
- * The same addition through the runtime's own SUM kernel (unrolled, runtime/coll/ops.ts). Reported
- * next to the model, so a reader can see how much of the margin the faster kernel buys.
+ * Seconds `add` takes over two 1 Mi-double arrays (median of 31, after 10 warm-up calls). Run with
+ * plainAdd for the model, and with the runtime's unrolled SUM kernel (runtime/coll/ops.ts) for the
+ * figure printed next to it, so a reader can see how much of the margin the faster kernel buys.
  */
-function kernelAddTime(): number {
+function addTime(add: AddLoop): number {
   const n = MiB;
   const a = new Float64Array(n).map((_, i) => i * 0.5), b = new Float64Array(n).fill(1.25), c = new Float64Array(n);
-  const sum = typedKernel(SUM, dtypeOf(a));
   const times: number[] = [];
   for (let rep = 0; rep < 41; rep++) {
     const t0 = now();
-    sum(c, a, b);
+    add(c, a, b);
     if (rep >= 10) times.push(now() - t0);
   }
+  if (c[7] !== 7 * 0.5 + 1.25) throw new Error('bench: the add loop computed a wrong sum');
   return median(times);
 }
 
@@ -387,7 +381,7 @@ async function collGroup(rep: number, p: number, floor: FloorPair, job: CommandJ
     await interleaved(rep,
       async () => {
         for (const s of needed) half.set(s, (await floor.measure('pingpong', s, 1, budget)) / 2);
-        if (c.op.toLowerCase() === 'allreduce' && c.size > 2048) add = addTime();
+        if (c.op.toLowerCase() === 'allreduce' && c.size > 2048) add = addTime(plainAdd);
       },
       async () => { o = (await job.run<{ perIteration: number }>({ op: c.op, size: c.size, budget } satisfies CollCommand)).perIteration; });
     const model = collModel(c, p, (n) => half.get(n) ?? NaN, add);
@@ -398,7 +392,7 @@ async function collGroup(rep: number, p: number, floor: FloorPair, job: CommandJ
     r.floor.push(model);
     let kernelNote = '';
     if (add) {
-      const kernelAdd = kernelAddTime();
+      const kernelAdd = addTime(typedKernel(SUM, dtypeOf(new Float64Array(0))) as AddLoop);
       const kernelModel = collModel(c, p, (n) => half.get(n) ?? NaN, kernelAdd);
       (r.extra.addSeconds ??= []).push(add);
       (r.extra.kernelAddSeconds ??= []).push(kernelAdd);

@@ -112,9 +112,11 @@ function lazyBuiltins(): Plugin {
   return {
     name: 'tsmpi-lazy-builtins',
     setup(b: PluginBuild) {
-      b.onResolve({ filter }, (args) => (args.namespace === 'tsmpi-lazy-builtin' || !/[\\/]node_modules[\\/]ws[\\/]/.test(args.importer)
-        ? { path: args.path, external: true }
-        : { path: args.path.replace(/^node:/, ''), namespace: 'tsmpi-lazy-builtin' }));
+      // Only ws's own requires; everything else (the stand-in's require of the real module included)
+      // resolves as esbuild would without this plugin.
+      b.onResolve({ filter }, (args) => (args.namespace !== 'tsmpi-lazy-builtin' && /[\\/]node_modules[\\/]ws[\\/]/.test(args.importer)
+        ? { path: args.path.replace(/^node:/, ''), namespace: 'tsmpi-lazy-builtin' }
+        : undefined));
       b.onLoad({ filter: /.*/, namespace: 'tsmpi-lazy-builtin' }, (args) => ({
         contents: `let real;
 const load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));
