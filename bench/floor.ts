@@ -11,6 +11,12 @@
 // and send with socket.write of one preallocated Buffer: the cheapest way Node moves bytes, so the
 // floor is an honest one. The read buffer size (FLOOR_READ_BUFFER) was chosen as the fastest of
 // 64 KiB … 4 MiB on the large sizes (see bench/README.md).
+//
+// A pair started with receive = 'deliver' is the same ping-pong, except that each side keeps what it
+// receives, as every message-passing receiver must: it reads into a buffer the size of the message,
+// each read where the last one ended, and answers with that buffer. Above the cache's size this costs
+// memory bandwidth that the reused read buffer never pays; the bench shows it next to the floor so
+// that the part of a gap no receiver could avoid is visible.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -21,6 +27,8 @@ import { WARM_SECONDS, iterationsFor, now, warmIterations } from './lib.js';
 
 export type FloorTransport = 'unix' | 'tcp';
 export type FloorMode = 'pingpong' | 'stream';
+/** Where a floor process reads: one reused read buffer, or the message's own buffer (see the header). */
+export type FloorReceive = 'reuse' | 'deliver';
 
 const READ_BUFFER_BYTES = Number(process.env.FLOOR_READ_BUFFER ?? 1024 * 1024);
 
@@ -33,10 +41,25 @@ type FromChild =
   | { t: 'connected' }
   | { t: 'result'; perIteration: number; iterations: number; cpuPerIteration: number };
 
-/** A socket reading into one preallocated buffer; `onBytes` is swapped per measurement. */
-function readerOptions(state: { onBytes: (n: number) => void }) {
-  const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-  return { buffer, callback: (n: number): boolean => { state.onBytes(n); return true; } };
+interface ReadState {
+  onBytes: (n: number) => void;
+  /** Where the next read goes ('deliver' pairs only). */
+  target: () => Uint8Array;
+}
+
+/**
+ * `onread` options: one preallocated buffer, or (deliver) whatever `state.target()` names before each
+ * read; `state` is swapped per measurement.
+ */
+function readerOptions(state: ReadState, receive: FloorReceive) {
+  const callback = (n: number): boolean => { state.onBytes(n); return true; };
+  if (receive === 'deliver') return { buffer: () => state.target(), callback };
+  return { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback };
+}
+
+function newReadState(): ReadState {
+  const none = new Uint8Array(READ_BUFFER_BYTES);
+  return { onBytes: () => {}, target: () => none };
 }
 
 function send(msg: FromChild): void {
@@ -46,15 +69,15 @@ function send(msg: FromChild): void {
 // ------------------------------------------------------------------------------------------------
 // The echo side.
 
-function echo(transport: FloorTransport, dir: string): void {
-  const state = { onBytes: (_n: number) => {} };
+function echo(transport: FloorTransport, dir: string, receive: FloorReceive): void {
+  const state = newReadState();
   let socket: net.Socket | undefined;
   const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     // An accepted socket cannot be given `onread` by createServer: move its handle into a socket that
     // reads into our buffer (the same thing tsmpi's transport does).
     const handle = (accepted as unknown as { _handle: unknown })._handle;
     (accepted as unknown as { _handle: unknown })._handle = null;
-    socket = new net.Socket({ handle, readable: true, writable: true, onread: readerOptions(state) } as net.SocketConstructorOpts);
+    socket = new net.Socket({ handle, readable: true, writable: true, onread: readerOptions(state, receive) } as net.SocketConstructorOpts);
     socket.setNoDelay(true);
     socket.on('error', () => process.exit(1));
     socket.on('close', () => process.exit(0));
@@ -74,6 +97,7 @@ function echo(transport: FloorTransport, dir: string): void {
     let got = 0;
     if (mode === 'pingpong') {
       const reply = Buffer.alloc(size);
+      state.target = () => reply.subarray(got);
       state.onBytes = (n) => {
         got += n;
         if (got < size) return;
@@ -97,8 +121,8 @@ function echo(transport: FloorTransport, dir: string): void {
 // ------------------------------------------------------------------------------------------------
 // The timing side.
 
-function drive(): void {
-  const state = { onBytes: (_n: number) => {} };
+function drive(receive: FloorReceive): void {
+  const state = newReadState();
   let socket: net.Socket;
 
   /** Runs `n` iterations, then calls `done` with the elapsed seconds. */
@@ -110,6 +134,7 @@ function drive(): void {
       if (mode === 'pingpong') socket.write(msg);
       else for (let i = 0; i < window; i++) socket.write(msg);
     };
+    state.target = () => msg.subarray(got);
     state.onBytes = (k) => {
       got += k;
       if (got < expect) return;
@@ -130,7 +155,7 @@ function drive(): void {
         const opts = m.address.startsWith('unix:')
           ? { path: m.address.slice(5) }
           : { host: '127.0.0.1', port: Number(m.address.split(':').pop()) };
-        socket = net.connect({ ...opts, noDelay: true, onread: readerOptions(state) } as net.NetConnectOpts, () => send({ t: 'connected' }));
+        socket = net.connect({ ...opts, noDelay: true, onread: readerOptions(state, receive) } as net.NetConnectOpts, () => send({ t: 'connected' }));
         socket.on('error', () => process.exit(1));
         break;
       }
@@ -191,13 +216,13 @@ export class FloorPair {
     private readonly dir: string,
   ) {}
 
-  static async start(transport: FloorTransport): Promise<FloorPair> {
+  static async start(transport: FloorTransport, receive: FloorReceive = 'reuse'): Promise<FloorPair> {
     const self = fileURLToPath(import.meta.url);
     const dir = mkdtempSync(join(tmpdir(), 'tsmpi-floor-'));
     const opts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[] };
-    const echoSide = fork(self, ['echo', transport, dir], opts);
+    const echoSide = fork(self, ['echo', transport, dir, receive], opts);
     const { address } = await request(echoSide, undefined, 'address');
-    const driveSide = fork(self, ['drive'], opts);
+    const driveSide = fork(self, ['drive', receive], opts);
     await request(driveSide, { t: 'connect', address }, 'connected');
     return new FloorPair(transport, echoSide, driveSide, dir);
   }
@@ -226,6 +251,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.send) {
   // The driver went away (crashed, interrupted): so do we.
   process.on('disconnect', () => process.exit(0));
   const role = process.argv[2];
-  if (role === 'echo') echo(process.argv[3] as FloorTransport, process.argv[4]!);
-  else if (role === 'drive') drive();
+  if (role === 'echo') echo(process.argv[3] as FloorTransport, process.argv[4]!, process.argv[5] as FloorReceive);
+  else if (role === 'drive') drive(process.argv[3] as FloorReceive);
 }

@@ -238,7 +238,20 @@ function record(r: Row, size: number, side: 'ours' | 'floor', roundTrip: number)
   (r.extra[`${side}HalfRoundTrip`] ??= []).push(half);
 }
 
-async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job: CommandJob): Promise<void> {
+/**
+ * Typed bandwidth against the delivering floor (floor.ts): raw ping-pong where each side keeps what it
+ * receives in a message-sized buffer. `ours` is the Send/Recv figure just measured; the delivering
+ * floor is measured right after it. No target: it shows how much of the gap to the floor any receiver
+ * that keeps its messages would have.
+ */
+async function deliveringRow(size: number, ours: number, delivering: FloorPair): Promise<void> {
+  const r = row('p2p', 'bandwidth Send/Recv, floor keeps messages', size, 'bandwidth', 'delivering');
+  r.ours.push(ours);
+  record(r, size, 'floor', await delivering.measure('pingpong', size, 1, opts.budget));
+  log(`  p2p Send/Recv ${sizeLabel(size)} against the delivering floor: ours ${fmt(ours, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}`);
+}
+
+async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job: CommandJob, delivering?: FloorPair): Promise<void> {
   const budget = opts.budget;
   const kinds: ['typed' | 'object', string, Target | undefined][] = group === 'p2p'
     ? [['typed', 'Send/Recv', { op: '<=', value: 1.15, on: 'ratio' }], ['object', 'send/recv Uint8Array', { op: '<=', value: 1.3, on: 'ratio' }]]
@@ -260,6 +273,7 @@ async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job
       (r.extra.oursCpuPerRoundTrip ??= []).push(oc);
       (r.extra.floorCpuPerRoundTrip ??= []).push(fc);
       log(`  ${group} ${label} ${sizeLabel(size)}: ours ${fmt(r.ours.at(-1)!, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}; cpu/round trip ours ${(oc * 1e6).toFixed(1)} µs, floor ${(fc * 1e6).toFixed(1)} µs`);
+      if (delivering && kind === 'typed' && r.metric === 'bandwidth') await deliveringRow(size, r.ours.at(-1)!, delivering);
     }
   }
   if (group === 'p2p' && sizes.includes(16 * MiB)) {
@@ -539,6 +553,7 @@ async function main(): Promise<void> {
   try {
     const unixFloor = has('p2p') || has('stream') || has('coll') ? await FloorPair.start('unix') : undefined;
     const tcpFloor = has('tcp') ? await FloorPair.start('tcp') : undefined;
+    const deliveringFloor = has('p2p') && sizes.some((s) => s >= MiB) ? await FloorPair.start('unix', 'deliver') : undefined;
     const p2pJob = has('p2p') || has('stream') ? new CommandJob(2, 'p2p') : undefined;
     const tcpJob = has('tcp') ? new CommandJob(2, 'p2p', { TSMPI_TRANSPORT: 'tcp' }) : undefined;
     const coll2 = has('coll') ? new CommandJob(2, 'coll') : undefined;
@@ -554,7 +569,7 @@ async function main(): Promise<void> {
       await wall(process.execPath, [LAUNCHER, '-np', '1', join(HERE, 'ranks', 'rss.js')]);
     }
     // Warm-up, not recorded: the first measurements of fresh processes run cold code.
-    for (const f of [unixFloor, tcpFloor]) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
+    for (const f of [unixFloor, tcpFloor, deliveringFloor]) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
     for (const j of [p2pJob, tcpJob]) {
       if (!j) continue;
       for (const kind of ['typed', 'object', 'stream'] as const) await j.run({ kind, size: 8, window: 4, budget: 0.05 } satisfies P2pCommand);
@@ -563,7 +578,7 @@ async function main(): Promise<void> {
     for (const j of [coll2, coll4]) if (j) await j.run({ op: 'Barrier', size: 0, budget: 0.05 } satisfies CollCommand);
     for (let rep = 0; rep < opts.reps; rep++) {
       log(`bench: repetition ${rep + 1} of ${opts.reps}`);
-      if (has('p2p')) await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!);
+      if (has('p2p')) await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!, deliveringFloor);
       if (has('stream')) await streamGroup(rep, unixFloor!, p2pJob!);
       if (has('tcp')) await p2pGroup(rep, 'tcp', tcpFloor!, tcpJob!);
       if (has('coll')) {
@@ -574,8 +589,7 @@ async function main(): Promise<void> {
       if (has('auc')) await aucGroup(rep, mpi);
     }
     await Promise.all([p2pJob, tcpJob, coll2, coll4].map((j) => j?.close()));
-    unixFloor?.close();
-    tcpFloor?.close();
+    for (const f of [unixFloor, tcpFloor, deliveringFloor]) f?.close();
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
