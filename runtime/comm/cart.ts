@@ -42,7 +42,7 @@ export class CartComm extends Comm {
     const placement = this.#geometry.subGrid(this.rank, remainDims);
     const plan = await this.planSplit(placement.color, placement.key);
     return new CartComm(
-      { shared: this.shared, context: plan!.context, members: plan!.members, name: `${this.name}.sub` },
+      { shared: this.shared, ...plan!, name: `${this.name}.sub` },
       new CartGeometry(placement.dims, placement.periods),
     );
   }
@@ -60,5 +60,5 @@ export async function makeCart(
   const inGrid = parent.rank < geometry.size;
   const plan = await parent.planSplit(inGrid ? 0 : UNDEFINED, parent.rank);
   if (!plan) return null;
-  return new CartComm({ shared: parent.shared, context: plan.context, members: plan.members, name: `${parent.name}.cart` }, geometry);
+  return new CartComm({ shared: parent.shared, ...plan, name: `${parent.name}.cart` }, geometry);
 }

@@ -47,6 +47,15 @@ export interface CommInit {
   /** World rank of each member, in communicator rank order. */
   members: Int32Array;
   name: string;
+  /** The first collective tag (above any an earlier communicator on this context used; context-ids.ts). */
+  collTagStart?: number;
+}
+
+/** A new communicator's context and members, agreed by its parent's members. */
+export interface CommPlan {
+  members: Int32Array;
+  context: number;
+  collTagStart: number;
 }
 
 export function newCommShared(engine: Engine, abortJob: (errorcode: number) => never): CommShared {
@@ -77,6 +86,7 @@ export class Comm {
     this.members = init.members;
     this.size = init.members.length;
     this.#name = init.name;
+    this.#collTag = init.collTagStart ?? 0;
     const me = init.members.indexOf(this.engine.rank);
     this.rank = me;
     let identity = init.members.length === this.engine.size;
@@ -291,31 +301,31 @@ export class Comm {
     this.#freed = true;
     this.engine.retireContext(this.context);
     this.engine.retireContext(this.context + 1);
-    this.shared.contextIds.release(this.context >> 1);
+    this.shared.contextIds.release(this.context >> 1, this.#collTag);
   }
 
   /** A new communicator with the same members and a context of its own. */
   async dup(): Promise<Comm> {
     this.checkUsable();
-    const slot = await this.#agreeContext(true);
-    return new Comm({ shared: this.shared, context: slot * 2, members: this.members, name: `${this.#name}.dup` });
+    const { slot, collTagStart } = await this.#agreeContext(true);
+    return new Comm({ shared: this.shared, context: slot * 2, members: this.members, collTagStart, name: `${this.#name}.dup` });
   }
 
   /** Ranks giving the same colour form a new communicator, ordered by key then rank; UNDEFINED gives null. */
   async split(color: number, key: number = this.rank): Promise<Comm | null> {
     const plan = await this.planSplit(color, key);
-    return plan && new Comm({ shared: this.shared, context: plan.context, members: plan.members, name: `${this.#name}.split(${color})` });
+    return plan && new Comm({ shared: this.shared, ...plan, name: `${this.#name}.split(${color})` });
   }
 
   /** @internal split's agreement: who is in my new communicator, and its context. */
-  async planSplit(color: number, key: number): Promise<{ members: Int32Array; context: number } | null> {
+  async planSplit(color: number, key: number): Promise<CommPlan | null> {
     this.checkUsable();
     checkSplitArgs(color, key);
     const entries = await this.allgather<[number, number]>([color, key]);
     const plan = planSplit(entries.map(([c, k]) => ({ color: c, key: k })), this.rank);
-    const slot = await this.#agreeContext(plan !== null);
+    const { slot, collTagStart } = await this.#agreeContext(plan !== null);
     if (!plan) return null;
-    return { members: Int32Array.from(plan.members, (r) => this.members[r]!), context: slot * 2 };
+    return { members: Int32Array.from(plan.members, (r) => this.members[r]!), context: slot * 2, collTagStart };
   }
 
   /** A Cartesian topology over the first prod(dims) ranks; the others get null. */
@@ -325,10 +335,15 @@ export class Comm {
     return makeCart(this, dims, periods, reorder);
   }
 
-  /** Agrees a context slot with every member (context-ids.ts); `take` false: take part without joining (split's UNDEFINED). */
-  async #agreeContext(take: boolean): Promise<number> {
+  /**
+   * Agrees a context slot with every member, and the first collective tag of the communicator that gets
+   * it: the highest any member's earlier communicators on the slot reached (context-ids.ts). `take`
+   * false: take part without joining (split's UNDEFINED).
+   */
+  async #agreeContext(take: boolean): Promise<{ slot: number; collTagStart: number }> {
     const ids = this.shared.contextIds;
-    const proposal = new Int32Array(1), verdict = new Int32Array(1);
+    // verdict: [1 if every member reserved the candidate, -(highest first fresh tag)] under MIN.
+    const proposal = new Int32Array(1), verdict = new Int32Array(2);
     for (let from = 0; ;) {
       proposal[0] = ids.lowestAvailable(from);
       await this.Allreduce(IN_PLACE, proposal, MAX);
@@ -339,10 +354,11 @@ export class Comm {
       }
       const reserved = ids.reserve(candidate);
       verdict[0] = reserved ? 1 : 0;
+      verdict[1] = -ids.firstFreshTag(candidate);
       await this.Allreduce(IN_PLACE, verdict, MIN);
       if (verdict[0] === 1) {
         ids.settle(candidate, take);
-        return candidate;
+        return { slot: candidate, collTagStart: Math.abs(verdict[1]!) };
       }
       if (reserved) ids.settle(candidate, false);
       from = candidate + 1;
