@@ -9,9 +9,9 @@
 //       Bcast       Uint8Array of `size` bytes from root 0
 //       Barrier
 //       Alltoall    a Uint8Array of `size` bytes per rank, cut into comm.size blocks
-import { createInterface } from 'node:readline';
 import { COMM_WORLD as comm, SUM } from 'tsmpi';
 import { WARM_SECONDS, iterationsFor, now, warmIterations } from '../lib.js';
+import { serveCommands } from './serve.js';
 
 export interface CollCommand {
   op: 'Allreduce' | 'allreduce' | 'Bcast' | 'Barrier' | 'Alltoall' | 'quit';
@@ -72,21 +72,4 @@ async function measure(cmd: CollCommand): Promise<{ perIteration: number; max: n
   return { perIteration: all.reduce((a, b) => a + b, 0) / all.length, max: Math.max(...all), iterations: n };
 }
 
-if (comm.rank === 0) {
-  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-  for (;;) {
-    const next = await lines.next();
-    const cmd: CollCommand = next.done ? { op: 'quit', size: 0, budget: 0 } : JSON.parse(next.value);
-    await comm.bcast(cmd, 0);
-    if (cmd.op === 'quit') break;
-    const r = await measure(cmd);
-    process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
-  }
-  process.stdin.destroy();
-} else {
-  for (;;) {
-    const cmd = await comm.bcast<CollCommand>(undefined as unknown as CollCommand, 0);
-    if (cmd.op === 'quit') break;
-    await measure(cmd);
-  }
-}
+await serveCommands<CollCommand>((cmd) => cmd.op === 'quit', measure);

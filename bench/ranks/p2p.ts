@@ -8,9 +8,9 @@
 //         object  send/recv ping-pong of a Uint8Array as an object (the peer echoes what it received)
 //         objf64  send/recv ping-pong of { data: Float64Array(size / 8), step, name }
 //         stream  osu_bw: `window` Isends then waitall, a 4-byte ack back     → seconds per window
-import { createInterface } from 'node:readline';
 import { COMM_WORLD as comm, Request, type Status } from 'tsmpi';
 import { WARM_SECONDS, iterationsFor, now, warmIterations } from '../lib.js';
+import { serveCommands } from './serve.js';
 
 export interface P2pCommand {
   kind: 'typed' | 'object' | 'objf64' | 'stream' | 'quit';
@@ -96,21 +96,4 @@ async function measure(cmd: P2pCommand): Promise<{ perIteration: number; iterati
 
 if (comm.size !== 2) throw new Error('bench/ranks/p2p runs on exactly 2 ranks');
 
-if (comm.rank === 0) {
-  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-  for (;;) {
-    const next = await lines.next();
-    const cmd: P2pCommand = next.done ? { kind: 'quit', size: 0, window: 0, budget: 0 } : JSON.parse(next.value);
-    await comm.bcast(cmd, 0);
-    if (cmd.kind === 'quit') break;
-    const r = await measure(cmd);
-    process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
-  }
-  process.stdin.destroy();
-} else {
-  for (;;) {
-    const cmd = await comm.bcast<P2pCommand>(undefined as unknown as P2pCommand, 0);
-    if (cmd.kind === 'quit') break;
-    await measure(cmd);
-  }
-}
+await serveCommands<P2pCommand>((cmd) => cmd.kind === 'quit', measure);
