@@ -223,24 +223,23 @@ function writeTag(allocateForWrite: AllocateForWrite, type: number): void {
 
 /** Writes an ext header for `dataLength` bytes of data (ext 8/16/32) and returns where the data goes. */
 function writeExtHeader(allocateForWrite: AllocateForWrite, type: number, dataLength: number) {
-  const headerBytes = dataLength < 0x100 ? 3 : dataLength < 0x10000 ? 4 : 6;
-  const slot = allocateForWrite(headerBytes + dataLength);
-  const { target, targetView } = slot;
-  let p = slot.position;
-  if (headerBytes === 3) {
-    target[p++] = 0xc7;
-    target[p++] = dataLength;
-  } else if (headerBytes === 4) {
-    target[p++] = 0xc8;
-    targetView.setUint16(p, dataLength);
-    p += 2;
-  } else {
-    target[p++] = 0xc9;
-    targetView.setUint32(p, dataLength);
-    p += 4;
-  }
+  const slot = allocateForWrite(extHeaderBytes(dataLength) + dataLength);
+  const position = writeExtHeaderAt(slot.target, slot.position, type, dataLength);
+  return { target: slot.target, targetView: slot.targetView, position };
+}
+
+/** Bytes of the ext 8/16/32 header (token, length, type) for `dataLength` data bytes. */
+function extHeaderBytes(dataLength: number): number {
+  return dataLength < 0x100 ? 3 : dataLength < 0x10000 ? 4 : 6;
+}
+
+/** Writes an ext 8/16/32 header at `p`; returns where the data goes. */
+function writeExtHeaderAt(target: Uint8Array, p: number, type: number, dataLength: number): number {
+  const headerBytes = extHeaderBytes(dataLength);
+  target[p++] = headerBytes === 3 ? 0xc7 : headerBytes === 4 ? 0xc8 : 0xc9;
+  for (let shift = (headerBytes - 3) * 8; shift >= 0; shift -= 8) target[p++] = (dataLength >>> shift) & 0xff;
   target[p++] = type;
-  return { target, targetView, position: p };
+  return p;
 }
 
 register({
@@ -327,24 +326,46 @@ register({
   },
 });
 
+/** The binary kind of an ArrayBuffer or view (see the header); -1 for a view kind newer than this codec. */
+function binaryKind(value: ArrayBufferView | ArrayBuffer): number {
+  if (value instanceof ArrayBuffer) return KIND_ARRAY_BUFFER;
+  if (value instanceof DataView) return KIND_DATA_VIEW;
+  if (Buffer.isBuffer(value)) return KIND_BUFFER;
+  return dtypeOf(value as TypedArray);
+}
+
+/** The bytes of an ArrayBuffer or view, as a Uint8Array over the same memory. */
+function binaryBytes(value: ArrayBufferView | ArrayBuffer): Uint8Array {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return value instanceof Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/**
+ * The value of an in-band binary record whose data (u8 kind, then the bytes) is data[start, end): a
+ * copy, so that a small array owns its memory instead of pinning the whole received buffer.
+ */
+function inBandBinary(data: Uint8Array, start: number, end: number): unknown {
+  const kind = data[start]!;
+  const byteLength = end - start - 1;
+  const Constructor = DTYPE_CONSTRUCTORS[kind];
+  const absolute = data.byteOffset + start + 1;
+  if (Constructor !== undefined && absolute % Constructor.BYTES_PER_ELEMENT === 0) {
+    // slice() of a view: a copy of up to 64 bytes stays in V8's heap, where copying the bytes and
+    // then asking for the copy's `.buffer` costs a malloc and a memset per message.
+    return new Constructor(data.buffer as ArrayBuffer, absolute, byteLength / Constructor.BYTES_PER_ELEMENT).slice();
+  }
+  // Copied bytewise, which also aligns it for every element size.
+  const bytes = copyBytes(data, start + 1, end);
+  return binaryFromBytes(kind, bytes.buffer, 0, byteLength);
+}
+
 register({
   type: EXT_IN_BAND,
   Class: BinaryWhileEncoding,
   pack(value: ArrayBufferView | ArrayBuffer, allocateForWrite) {
-    let kind: number;
-    let bytes: Uint8Array;
-    if (value instanceof ArrayBuffer) {
-      kind = KIND_ARRAY_BUFFER;
-      bytes = new Uint8Array(value);
-    } else if (value instanceof DataView) {
-      kind = KIND_DATA_VIEW;
-      bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    } else {
-      kind = Buffer.isBuffer(value) ? KIND_BUFFER : dtypeOf(value);
-      if (kind < 0) throw new Unserializable(`a ${value.constructor.name}`); // a view kind newer than this codec
-      const view = value as TypedArray;
-      bytes = view instanceof Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    }
+    const kind = binaryKind(value);
+    if (kind < 0) throw new Unserializable(`a ${value.constructor.name}`);
+    const bytes = binaryBytes(value);
     const byteLength = bytes.byteLength;
     if (byteLength < outOfBandThresholdBytes) {
       const { target, position } = writeExtHeader(allocateForWrite, EXT_IN_BAND, 1 + byteLength);
@@ -364,10 +385,7 @@ register({
     state.outOfBandBytes = align8(state.outOfBandBytes + byteLength);
   },
   unpack(data) {
-    // A copy: small arrays then own their memory instead of pinning the whole received buffer,
-    // and the copy is aligned for every element size.
-    const bytes = copyBytes(data, 1, data.length);
-    return binaryFromBytes(data[0]!, bytes.buffer, 0, bytes.byteLength);
+    return inBandBinary(data, 0, data.length);
   },
 });
 
@@ -450,6 +468,11 @@ const PADDING: readonly Uint8Array[] = (() => {
  * Throws TSMPI_ERR_SERIALIZE, before anything is sent, for a value that cannot be encoded exactly.
  */
 export function encodeObject(value: unknown): { parts: Uint8Array[]; byteLength: number } {
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    const kind = binaryKind(value);
+    const bytes = binaryBytes(value);
+    if (kind >= 0 && bytes.byteLength < outOfBandThresholdBytes) return encodeInBandBinary(kind, bytes);
+  }
   const prepared = prepareForPacking(value);
   const outer = encoding;
   // A nested call (a getter in the value that itself sends) gets its own state.
@@ -467,14 +490,7 @@ export function encodeObject(value: unknown): { parts: Uint8Array[]; byteLength:
     if (msgpackLength > 0xffffffff) {
       throw tsmpiError('TSMPI_ERR_SERIALIZE', `the msgpack part of this value is ${msgpackLength} bytes (limit 4 GiB - 1)`);
     }
-    packed[0] = msgpackLength & 0xff;
-    packed[1] = (msgpackLength >>> 8) & 0xff;
-    packed[2] = (msgpackLength >>> 16) & 0xff;
-    packed[3] = msgpackLength >>> 24;
-    packed[4] = CODEC_VERSION;
-    packed[5] = 0;
-    packed[6] = 0;
-    packed[7] = 0;
+    writeCodecHeader(packed, msgpackLength);
     const outOfBand = state.outOfBand;
     if (outOfBand.length === 0) return { parts: [packed], byteLength: packed.length };
 
@@ -492,6 +508,33 @@ export function encodeObject(value: unknown): { parts: Uint8Array[]; byteLength:
     if (state.outOfBand.length !== 0) state.outOfBand.length = 0;
     encoding = outer;
   }
+}
+
+/**
+ * A small ArrayBuffer or view as the whole value: the same bytes msgpackr would write through the
+ * EXT_IN_BAND extension, written directly. Sending small arrays as objects is common, and going through
+ * msgpackr's setup and generic paths costs more than the copy itself.
+ */
+function encodeInBandBinary(kind: number, bytes: Uint8Array): { parts: Uint8Array[]; byteLength: number } {
+  const dataLength = 1 + bytes.byteLength;
+  const msgpackLength = extHeaderBytes(dataLength) + dataLength;
+  const message = Buffer.allocUnsafe(CODEC_HEADER_BYTES + msgpackLength);
+  writeCodecHeader(message, msgpackLength);
+  const data = writeExtHeaderAt(message, CODEC_HEADER_BYTES, EXT_IN_BAND, dataLength);
+  message[data] = kind;
+  message.set(bytes, data + 1);
+  return { parts: [message], byteLength: message.length };
+}
+
+function writeCodecHeader(message: Uint8Array, msgpackLength: number): void {
+  message[0] = msgpackLength & 0xff;
+  message[1] = (msgpackLength >>> 8) & 0xff;
+  message[2] = (msgpackLength >>> 16) & 0xff;
+  message[3] = msgpackLength >>> 24;
+  message[4] = CODEC_VERSION;
+  message[5] = 0;
+  message[6] = 0;
+  message[7] = 0;
 }
 
 function serializeErrorFrom(e: unknown): TsmpiError {
@@ -781,6 +824,20 @@ export function decodeObject(payload: Uint8Array): unknown {
   if ((payload[5]! | payload[6]! | payload[7]!) !== 0) throw malformed('reserved header bytes are not zero');
   const msgpackEnd = CODEC_HEADER_BYTES + msgpackLength;
   if (msgpackEnd > total) throw malformed(`header declares ${msgpackLength} msgpack bytes but the message has ${total - CODEC_HEADER_BYTES}`);
+  if (total === msgpackEnd) {
+    // One in-band binary as the whole value (what encodeInBandBinary writes) needs neither the walk
+    // nor msgpackr: checkExt validates it as the walk would.
+    const token = payload[CODEC_HEADER_BYTES];
+    const lengthBytes = token === 0xc7 ? 1 : token === 0xc8 ? 2 : token === 0xc9 ? 4 : 0;
+    const at = CODEC_HEADER_BYTES + 1 + lengthBytes; // the ext type
+    if (lengthBytes > 0 && at < msgpackEnd && payload[at] === EXT_IN_BAND) {
+      const length = lengthBytes === 1 ? payload[at - 1]! : lengthBytes === 2 ? readU16BE(payload, at - 2) : readU32BE(payload, at - 4);
+      if (at + 1 + length === msgpackEnd) {
+        checkExt(payload, token!, at, length, msgpackEnd, msgpackEnd);
+        return inBandBinary(payload, at + 1, msgpackEnd);
+      }
+    }
+  }
   const outOfBandStart = align8(msgpackEnd);
   const messageEnd = validateMessage(payload, msgpackEnd, outOfBandStart);
   if (messageEnd !== total) throw malformed(`message ends at byte ${messageEnd} but the payload has ${total}`);

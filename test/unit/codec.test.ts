@@ -324,6 +324,50 @@ describe('round trips', () => {
   });
 });
 
+describe('a small array as the whole value (written and read without msgpackr)', () => {
+  const smallValues = (): ArrayBufferView[] => {
+    const values: ArrayBufferView[] = [];
+    for (const Kind of TYPED_KINDS) {
+      const perElement = (Kind as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+      // 0 bytes, one element, 8 bytes, and the largest in-band sizes with ext 8 and ext 16 headers.
+      for (const bytes of [0, perElement, 8, 248, 256, OOB_THRESHOLD_BYTES - perElement]) values.push(filled(Kind, bytes / perElement, bytes + 3));
+    }
+    values.push(Buffer.alloc(9, 7), new DataView(new Uint8Array(300).fill(4).buffer, 3, 290));
+    return values;
+  };
+
+  it('is the same msgpack the general encoder writes for it inside an array', () => {
+    for (const value of [...smallValues(), new Uint8Array(300).fill(6).buffer]) {
+      const alone = concat(encodeObject(value));
+      const inArray = concat(encodeObject([value]));
+      expect(inArray[CODEC_HEADER_BYTES]).toBe(0x91); // fixarray of one
+      expect([...alone.subarray(CODEC_HEADER_BYTES)]).toEqual([...inArray.subarray(CODEC_HEADER_BYTES + 1)]);
+      expect(new DataView(alone.buffer).getUint32(0, true)).toBe(alone.length - CODEC_HEADER_BYTES);
+      expectRoundTrip(value);
+    }
+  });
+
+  it('decodes at any alignment, owning its memory', () => {
+    for (const value of smallValues()) {
+      for (const offset of [0, 1, 3, 8]) {
+        const payload = concat(encodeObject(value), offset);
+        const back = decodeObject(payload) as ArrayBufferView;
+        expectSame(back, value);
+        payload.fill(0xee);
+        expectSame(back, value);
+      }
+    }
+  });
+
+  it('every truncation and extension fails with TSMPI_ERR_PROTOCOL', () => {
+    const payload = concat(encodeObject(new Float64Array([1.5, -2, 3])));
+    for (let n = 0; n < payload.length; n++) expect(codeOf(() => decodeObject(payload.subarray(0, n))), `prefix ${n}`).toBe('TSMPI_ERR_PROTOCOL');
+    const longer = new Uint8Array(payload.length + 1);
+    longer.set(payload);
+    expect(codeOf(() => decodeObject(longer))).toBe('TSMPI_ERR_PROTOCOL');
+  });
+});
+
 describe('out-of-band typed arrays', () => {
   it('are views of the caller arrays in the parts, never copies', () => {
     const big = new Float64Array(1 << 21).fill(2.5); // 16 MiB
