@@ -430,26 +430,46 @@ function wall(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise
   });
 }
 
-async function bareNodes(n: number): Promise<number> {
+async function bareNodes(n: number, env?: NodeJS.ProcessEnv): Promise<number> {
   const t0 = now();
-  await Promise.all(Array.from({ length: n }, () => wall(process.execPath, ['-e', "console.log('hello')"])));
+  await Promise.all(Array.from({ length: n }, () => wall(process.execPath, ['-e', "console.log('hello')"], env)));
   return now() - t0;
 }
 
+/**
+ * The environment without NODE_EXTRA_CA_CERTS, or undefined when it is not set. Node 20 reads that file
+ * and builds its whole root certificate store at every process start (nodejs/node#40524; 35 ms of CPU
+ * per process with this machine's 144-certificate bundle), whether or not the process ever uses TLS.
+ * tsmpirun and the bare nodes pay it in full; local ranks get only the file's certificates that Node
+ * does not bundle (launcher/spawn/ca-certs.ts). The extra rows show what launching costs without it.
+ */
+function envWithoutExtraCaCerts(): NodeJS.ProcessEnv | undefined {
+  if (!process.env.NODE_EXTRA_CA_CERTS) return undefined;
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
 async function launchGroup(rep: number): Promise<void> {
-  for (const [np, limit] of [[4, 0.45], [16, 0.9]] as const) {
-    const r = row('launch', `tsmpirun -np ${np} examples/hello.ts`, undefined, 'time', `${np} × bare node`, { op: '<=', value: limit, on: 'ours' });
+  const withoutCerts = envWithoutExtraCaCerts();
+  const cases = [
+    { np: 4, target: { op: '<=', value: 0.45, on: 'ours' } as Target, env: undefined, note: '' },
+    { np: 16, target: { op: '<=', value: 0.9, on: 'ours' } as Target, env: undefined, note: '' },
+    ...(withoutCerts ? [4, 16].map((np) => ({ np, target: undefined, env: withoutCerts, note: ', NODE_EXTRA_CA_CERTS unset' })) : []),
+  ];
+  for (const { np, target, env, note } of cases) {
+    const r = row('launch', `tsmpirun -np ${np} examples/hello.ts${note}`, undefined, 'time', `${np} × bare node`, target);
     let f = 0, o = 0;
     await interleaved(rep,
-      async () => { f = await bareNodes(np); },
+      async () => { f = await bareNodes(np, env); },
       async () => {
-        const res = await wall(process.execPath, [LAUNCHER, '-np', String(np), join(ROOT, 'examples', 'hello.ts')]);
+        const res = await wall(process.execPath, [LAUNCHER, '-np', String(np), join(ROOT, 'examples', 'hello.ts')], env);
         if (res.code !== 0) log(`bench: hello -np ${np} exited with ${res.code}`);
         o = res.seconds;
       });
     r.ours.push(o);
     r.floor.push(f);
-    log(`  launch -np ${np}: ours ${o.toFixed(3)} s, ${np} bare node ${f.toFixed(3)} s`);
+    log(`  launch -np ${np}${note}: ours ${o.toFixed(3)} s, ${np} bare node ${f.toFixed(3)} s`);
   }
   const r = row('launch', 'rank resident memory (RSS)', undefined, 'memory', 'bare node -e', { op: '<=', value: 15, on: 'difference' });
   let f = 0, o = 0;
