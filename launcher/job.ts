@@ -17,6 +17,7 @@ import { ControlServer } from './control/server.js';
 import type { LaunchOptions } from './options.js';
 import { AddressError, chooseLauncherAddress, isLocalHost, placeRanks, totalSlots } from './hosts.js';
 import { bootstrapBytes, type AgentHeader } from './spawn/agent-protocol.js';
+import { withReducedExtraCaCerts } from './spawn/ca-certs.js';
 import { spawnLocalRank } from './spawn/local.js';
 import { isPmiTask, runAsPmiTask } from './spawn/pmi-task.js';
 import type { RankHandle } from './spawn/rank.js';
@@ -259,12 +260,13 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
     });
   }
 
+  let localEnv: NodeJS.ProcessEnv | undefined;
   for (let rank = 0; rank < np; rank++) {
     const host = plan.hosts[rank];
     const child: RankHandle = step
       ? step.ranks[rank]!
       : host === undefined
-        ? spawnLocalRank({ rank, nodeArgv, env: { ...env, TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
+        ? spawnLocalRank({ rank, nodeArgv, env: { ...(localEnv ??= withReducedExtraCaCerts(env, nodeArgv)), TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
         : spawnRemoteRank({
           rank, host, agent, withStdin: rank === 0, bundle: bundleBytes,
           bootstrap: bootstrapBytes(secret, { ...agentHeader(rank), channel: { kind: 'stdio' } }),

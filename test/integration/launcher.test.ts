@@ -6,7 +6,9 @@
 // test/fixtures/p2p/outside.*. After every job: nothing of it is left (processes, job directory).
 //
 // No sleeps: the tests wait for the lines the ranks print (READY, BLOCKED, …) or for the job's exit.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer, rootCertificates, type Server } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -125,6 +127,82 @@ describe('output and environment', () => {
       expect(bad.map((l) => `${l.slice(0, 60)}… (${l.length} chars)`), why).toEqual([]);
       const perRank = [0, 1, 2, 3].map((r) => lines.filter((l) => l[0] === String(r)).length);
       expect(perRank, why).toEqual([200, 200, 200, 200]);
+    });
+  });
+});
+
+describe('NODE_EXTRA_CA_CERTS', () => {
+  // Local ranks start with only the file's certificates that Node does not bundle (launcher/spawn/
+  // ca-certs.ts): the trust must be exactly the user's, and the program must see the user's value.
+  const TRUST = fixture('p2p/tls-trust.ts');
+  const TLS = join(dirname(TRUST), '..', 'tls');
+  const testCa = readFileSync(join(TLS, 'ca.pem'), 'utf8');
+  const aBundledRoot = rootCertificates[0]!;
+  let server: Server | undefined;
+  let dir: string | undefined;
+
+  afterEach(() => {
+    server?.close();
+    server = undefined;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  async function jobWithExtraCerts(pem: string, launcherArgs: string[] = []) {
+    dir = mkdtempSync(join(tmpdir(), 'tsmpi-test-ca-'));
+    const extra = join(dir, 'extra.pem');
+    writeFileSync(extra, pem);
+    server = createServer({ key: readFileSync(join(TLS, 'server.key')), cert: readFileSync(join(TLS, 'server.pem')) }, (s) => s.end());
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const run = await runJob({ np: 2, script: TRUST, args: [String(port)], launcherArgs, env: { NODE_EXTRA_CA_CERTS: extra, XDG_CACHE_HOME: join(dir, 'cache') } });
+    const reports = linesOf(run.stdout).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as {
+      rank: number; verdict: string; sees: string | null; startedWith: string | null; leftover: string | null;
+    });
+    return { run, extra, reports };
+  }
+
+  it('ranks trust the file\'s own certificates, start with only those, and see the user\'s value', async () => {
+    const { run, extra, reports } = await jobWithExtraCerts(`# comment lines are allowed\n${aBundledRoot}\n${testCa}`);
+    await checkThenNothingLeft(run, async () => {
+      const why = run.job.describe();
+      expect(run.code, why).toBe(0);
+      expect(reports.map((r) => r.rank).sort(), why).toEqual([0, 1]);
+      for (const r of reports) {
+        expect(r.verdict, why).toBe('trusted');
+        expect(r.sees, why).toBe(extra);
+        expect(r.leftover, why).toBeNull();
+        expect(r.startedWith, why).not.toBe(extra);
+        expect(readFileSync(r.startedWith!, 'utf8').trim(), why).toBe(testCa.trim());
+      }
+    });
+  });
+
+  it('a file of bundled roots only: ranks start without the variable and trust no more than before', async () => {
+    const { run, extra, reports } = await jobWithExtraCerts(aBundledRoot);
+    await checkThenNothingLeft(run, async () => {
+      const why = run.job.describe();
+      expect(run.code, why).toBe(0);
+      expect(reports.length, why).toBe(2);
+      for (const r of reports) {
+        expect(r.verdict, why).toMatch(/^refused: /);
+        expect(r.sees, why).toBe(extra);
+        expect(r.startedWith, why).toBeNull();
+      }
+    });
+  });
+
+  it('with --use-openssl-ca (bundled roots not used) the variable is passed on as it is', async () => {
+    const { run, extra, reports } = await jobWithExtraCerts(`${aBundledRoot}\n${testCa}`, ['--node-arg=--use-openssl-ca']);
+    await checkThenNothingLeft(run, async () => {
+      const why = run.job.describe();
+      expect(run.code, why).toBe(0);
+      expect(reports.length, why).toBe(2);
+      for (const r of reports) {
+        expect(r.verdict, why).toBe('trusted');
+        expect(r.startedWith, why).toBe(extra);
+      }
     });
   });
 });
