@@ -266,7 +266,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
     const child: RankHandle = step
       ? step.ranks[rank]!
       : host === undefined
-        ? spawnLocalRank({ rank, nodeArgv, env: { ...(localEnv ??= withReducedExtraCaCerts(env, nodeArgv)), TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
+        ? spawnLocalRank({ rank, nodeArgv, env: { ...(localEnv ??= withReducedExtraCaCerts(env, options.nodeArgs)), TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
         : spawnRemoteRank({
           rank, host, agent, withStdin: rank === 0, bundle: bundleBytes,
           bootstrap: bootstrapBytes(secret, { ...agentHeader(rank), channel: { kind: 'stdio' } }),

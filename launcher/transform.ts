@@ -5,16 +5,16 @@
 // the same protocol. `import.meta.url` (and dirname/filename) keep meaning the source file each
 // module came from, so a script can still read files that sit beside it.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire, isBuiltin } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BuildOptions, Message, Metafile, Plugin, PluginBuild } from 'esbuild';
-import { bundleStale, tsmpiCacheDir } from '../runtime/env/bundles.js';
+import { bundleStale, tsmpiCacheDir, writeCacheFile } from '../runtime/env/bundles.js';
 
 /**
- * `import.meta.url` as text, for the code this file writes into bundles (banners, the launcher's entry):
+ * `import.meta.url` as text, for the code this file writes into the two entries (dist/tsmpi.js, dist/tsmpirun.js):
  * spelled out, a bundler that fixes each module's import.meta.url (keepModuleUrls) would rewrite it.
  */
 const OWN_URL = ['import', 'meta', 'url'].join('.');
@@ -154,12 +154,22 @@ interface OneFileSpec {
  * (whose modification time is what the inputs are compared with), the manifest last.
  */
 async function buildOneFile(spec: OneFileSpec): Promise<void> {
+  const shared: BuildOptions = { absWorkingDir: dirname(spec.entry), bundle: true, platform: 'node', target: 'node20', metafile: true, logLevel: 'warning' };
+  const libraryTmp = `${spec.library}.${process.pid}.tmp`;
+  const entryTmp = `${spec.entry}.${process.pid}.tmp`;
+  try {
+    await buildOneFileInto(spec, shared, libraryTmp, entryTmp);
+  } finally {
+    // A failed build leaves no half-made file in dist/ (after success both were renamed away).
+    rmSync(libraryTmp, { force: true });
+    rmSync(entryTmp, { force: true });
+  }
+}
+
+async function buildOneFileInto(spec: OneFileSpec, shared: BuildOptions, libraryTmp: string, entryTmp: string): Promise<void> {
   const { build } = loadEsbuild();
   const dir = dirname(spec.entry);
-  const shared = { absWorkingDir: dir, bundle: true, platform: 'node', target: 'node20', metafile: true, logLevel: 'warning' } as const;
-  const libraryTmp = `${spec.library}.${process.pid}.tmp`;
   const library = await build({ ...shared, ...spec.libraryOptions, entryPoints: [spec.libraryModule], outfile: libraryTmp, format: 'cjs' });
-  const entryTmp = `${spec.entry}.${process.pid}.tmp`;
   const entry = await build({
     ...shared,
     ...spec.entryOptions,
@@ -291,7 +301,8 @@ export async function buildLauncherBundle(): Promise<void> {
     libraryModule: LAUNCHER_MODULES,
     libraryOptions: {
       external: ['esbuild', 'bufferutil', 'utf-8-validate'],
-      banner: { js: `const ${BUNDLE_URL} = require('node:url').pathToFileURL(__filename);` },
+      // "use strict" first: a directive counts only at the start, and the banner comes before esbuild's.
+      banner: { js: `"use strict"; const ${BUNDLE_URL} = require('node:url').pathToFileURL(__filename);` },
       plugins: [stringWidthShim(), lazyMsgpackrExtract(), lazyBuiltins(), keepModuleUrls(dirname(LAUNCHER_BUNDLE))],
     },
     entry: LAUNCHER_BUNDLE,
@@ -438,7 +449,6 @@ function cachedBundle(script: string): string | undefined {
 
 function storeBundle(script: string, outfile: string, inputs: string[]): void {
   try {
-    mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
     const base = join(CACHE_DIR, cacheKey(script));
     const manifest: CacheManifest = {
       runtime: RUNTIME_ENTRY,
@@ -447,12 +457,9 @@ function storeBundle(script: string, outfile: string, inputs: string[]): void {
         return { path, size: st.size, mtimeMs: st.mtimeMs };
       }),
     };
-    // Rename makes each file appear whole, so a concurrent job never reads half of one.
-    const tmp = `${base}.${process.pid}`;
-    copyFileSync(outfile, `${tmp}.mjs`);
-    renameSync(`${tmp}.mjs`, `${base}.mjs`);
-    writeFileSync(`${tmp}.json`, JSON.stringify(manifest));
-    renameSync(`${tmp}.json`, `${base}.json`);
+    // Each file appears whole, so a concurrent job never reads half of one.
+    writeCacheFile(`${base}.mjs`, readFileSync(outfile));
+    writeCacheFile(`${base}.json`, JSON.stringify(manifest));
   } catch {
     // A cache that cannot be written only costs the next job a rebuild.
   }

@@ -16,11 +16,11 @@
 // would stop at the first bad one and warn, and the rank gets the variable unchanged), and no node
 // option replaces the bundled roots (--use-openssl-ca). The reduced file is made once per version of
 // the file and of Node, in the cache directory.
-import { X509Certificate, createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { tsmpiCacheDir } from '../../runtime/env/bundles.js';
+import { resolve } from 'node:path';
+import { cacheFileFor, writeCacheFile } from '../../runtime/env/bundles.js';
 import { USER_EXTRA_CA_CERTS_VARIABLE } from '../../runtime/env/config.js';
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
@@ -41,18 +41,17 @@ export function certificatesNotBundled(pemText: string, bundled: readonly string
   const kept: string[] = [];
   for (const block of blocks) {
     try {
-      new X509Certificate(block); // eslint-disable-line no-new
+      new X509Certificate(block);
     } catch {
-      return undefined;
+      return undefined; // Node would stop reading the file here (and warn): not a file to reduce
     }
     if (!known.has(base64Body(block))) kept.push(block);
   }
   return kept.length === 0 ? '' : `${kept.join('\n')}\n`;
 }
 
-function replacesBundledRoots(nodeArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  const options = [...nodeArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  return options.some((o) => o === '--use-openssl-ca');
+function replacesBundledRoots(nodeOptions: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  return [...nodeOptions, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--use-openssl-ca');
 }
 
 /**
@@ -60,10 +59,7 @@ function replacesBundledRoots(nodeArgv: readonly string[], env: NodeJS.ProcessEn
  * certificate is left; undefined when the file is not one to reduce.
  */
 function reducedFile(file: string): string | undefined {
-  const path = resolve(file);
-  const st = statSync(path);
-  const key = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${process.version}`).digest('hex').slice(0, 32);
-  const cached = join(tsmpiCacheDir(), 'ca', `${key}.pem`);
+  const cached = cacheFileFor('ca', resolve(file), 'pem');
   try {
     return statSync(cached).size === 0 ? '' : cached;
   } catch {
@@ -71,22 +67,19 @@ function reducedFile(file: string): string | undefined {
   }
   // node:tls only now: loading it costs the launcher's every start a few ms.
   const { rootCertificates } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
-  const reduced = certificatesNotBundled(readFileSync(path, 'utf8'), rootCertificates);
+  const reduced = certificatesNotBundled(readFileSync(file, 'utf8'), rootCertificates);
   if (reduced === undefined) return undefined;
-  mkdirSync(dirname(cached), { recursive: true, mode: 0o700 });
-  const tmp = `${cached}.${process.pid}`;
-  writeFileSync(tmp, reduced, { mode: 0o600 });
-  renameSync(tmp, cached);
+  writeCacheFile(cached, reduced);
   return reduced === '' ? '' : cached;
 }
 
 /**
- * The environment of local ranks started with `nodeArgv`, given the job's `env`: with NODE_EXTRA_CA_CERTS
- * reduced (see the header) where that is certain to change nothing, else `env` itself.
+ * The environment of local ranks started with the node options `nodeOptions`, given the job's `env`:
+ * with NODE_EXTRA_CA_CERTS reduced (see the header) where that is certain to change nothing, else `env`.
  */
-export function withReducedExtraCaCerts(env: NodeJS.ProcessEnv, nodeArgv: readonly string[]): NodeJS.ProcessEnv {
+export function withReducedExtraCaCerts(env: NodeJS.ProcessEnv, nodeOptions: readonly string[]): NodeJS.ProcessEnv {
   const value = env.NODE_EXTRA_CA_CERTS;
-  if (!value || replacesBundledRoots(nodeArgv, env)) return env;
+  if (!value || replacesBundledRoots(nodeOptions, env)) return env;
   let reduced: string | undefined;
   try {
     reduced = reducedFile(value);

@@ -8,15 +8,15 @@
 // (module.enableCompileCache is Node 22), so a bundle is compiled as a vm.Script with `cachedData`, the
 // way v8-compile-cache does it.
 //
-// The cache entry is written by the first process that misses it, once start-up code has run (so it
+// The cache entry is written by each process that misses it, once start-up code has run (so it
 // also holds the functions compiled lazily), under the user's cache directory. Its key covers the
-// bundle's path, size, modification time and inode and Node's version; V8 itself rejects data made by
+// bundle's path, size, modification time and inode and Node's version (cacheFileFor); V8 itself rejects data made by
 // another V8 or with other flags (the process then compiles as usual and writes a fresh entry). Anything
 // that goes wrong with the cache only costs the compile it would have saved.
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 
@@ -53,13 +53,28 @@ export interface CachedModule {
   storeCache(): void;
 }
 
-function cacheFileFor(file: string): string {
+/**
+ * The file under `kind` in the cache directory for `file` as it is now: its path, size, modification
+ * time and inode, and this Node's version and architecture, name the entry.
+ */
+export function cacheFileFor(kind: string, file: string, extension: string): string {
   const st = statSync(file);
   const key = createHash('sha256')
     .update(`${file}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${process.version}\0${process.arch}`)
     .digest('hex')
     .slice(0, 32);
-  return join(tsmpiCacheDir(), 'v8', `${key}.bin`);
+  return join(tsmpiCacheDir(), kind, `${key}.${extension}`);
+}
+
+/**
+ * Writes a cache entry whole: processes writing the same entry at once (ranks starting together, on
+ * one host or several sharing a home directory) each rename their own complete file into place.
+ */
+export function writeCacheFile(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${hostname()}.${process.pid}`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 /** Runs the CommonJS file `file` (as `require` would, once) with a code cache. */
@@ -68,7 +83,7 @@ export function loadWithCodeCache(file: string): CachedModule {
   let cacheFile: string | undefined;
   let cachedData: Buffer | undefined;
   try {
-    cacheFile = cacheFileFor(file);
+    cacheFile = cacheFileFor('v8', file, 'bin');
     cachedData = readFileSync(cacheFile);
   } catch {
     // no entry yet (or no cache directory): compile
@@ -84,11 +99,7 @@ export function loadWithCodeCache(file: string): CachedModule {
     storeCache() {
       if (usable || cacheFile === undefined) return;
       try {
-        mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 });
-        // Ranks starting together may all write it: each renames its own whole file into place.
-        const tmp = `${cacheFile}.${process.pid}`;
-        writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
-        renameSync(tmp, cacheFile);
+        writeCacheFile(cacheFile, script.createCachedData());
       } catch {
         // a read-only or full cache directory: the next rank compiles too
       }

@@ -27,6 +27,12 @@ export interface RuntimeConfig {
   bundleDir: string | undefined;
 }
 
+/**
+ * Set by tsmpirun for local ranks whose NODE_EXTRA_CA_CERTS it reduced (launcher/spawn/ca-certs.ts):
+ * the user's value, which the rank puts back.
+ */
+export const USER_EXTRA_CA_CERTS_VARIABLE = 'TSMPI_NODE_EXTRA_CA_CERTS';
+
 const KNOWN = new Set([
   'TSMPI_CONTROL', 'TSMPI_RANK', 'TSMPI_SIZE', 'TSMPI_SECRET_FD', 'TSMPI_JOB_DIR', 'TSMPI_TRANSPORT',
   'TSMPI_TCP_HOST', 'TSMPI_EAGER_LIMIT', 'TSMPI_SCRIPT', 'TSMPI_PMI',
@@ -36,13 +42,8 @@ const KNOWN = new Set([
   // Set by tsmpirun run as a PMI task: the private directory of the job's bundle, removed by the rank
   // once the bundle is loaded.
   'TSMPI_BUNDLE_DIR',
-  // Set by tsmpirun for local ranks whose NODE_EXTRA_CA_CERTS it reduced (launcher/spawn/ca-certs.ts):
-  // the user's value, which the rank puts back.
-  'TSMPI_NODE_EXTRA_CA_CERTS',
+  USER_EXTRA_CA_CERTS_VARIABLE,
 ]);
-
-/** Where a rank started by tsmpirun finds the user's NODE_EXTRA_CA_CERTS (see KNOWN). */
-export const USER_EXTRA_CA_CERTS_VARIABLE = 'TSMPI_NODE_EXTRA_CA_CERTS';
 /** Families validated by their own layer (collective algorithm overrides). */
 const KNOWN_PREFIXES = ['TSMPI_COLL_'];
 

@@ -1,4 +1,4 @@
-// Addresses of this host, as the transport and the launcher need them to pick the interface that
+// Addresses of this host, as the launcher and the runtime need them to pick the interface that
 // reaches other hosts (launcher placement, remote agents, ranks joining through PMI).
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
