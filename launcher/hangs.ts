@@ -72,3 +72,54 @@ export class DeadlockDetector {
     return true;
   }
 }
+
+interface OpenRequest {
+  readonly awaited: Set<number>;
+  readonly snapshot: Snapshot;
+  readonly finish: () => void;
+}
+
+/**
+ * Requests for the ranks' states (`report-state`, answered by `state`). A request ends when every
+ * awaited rank has answered or lost its control connection, or after STATE_REPORT_WAIT_MS. A rank
+ * that has exited cannot answer: waiting for it held up the end of one job in four by up to
+ * STATE_REPORT_WAIT_MS, whenever the deadlock poll fell on the ranks' exit.
+ */
+export class StateRequests {
+  readonly #open = new Map<number, OpenRequest>();
+  #lastId = 0;
+
+  /** `request(id)` sends the request to every connected rank. */
+  constructor(private readonly request: (id: number) => void) {}
+
+  /** The states of `awaited` (ranks connected now) that arrive in time. */
+  collect(awaited: Iterable<number>): Promise<Snapshot> {
+    const id = ++this.#lastId;
+    const snapshot: Snapshot = new Map();
+    const waitingFor = new Set(awaited);
+    if (waitingFor.size === 0) return Promise.resolve(snapshot);
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(deadline);
+        this.#open.delete(id);
+        resolve(snapshot);
+      };
+      const deadline = setTimeout(finish, STATE_REPORT_WAIT_MS);
+      this.#open.set(id, { awaited: waitingFor, snapshot, finish });
+      this.request(id);
+    });
+  }
+
+  answered(rank: number, id: number, state: RankState): void {
+    const open = this.#open.get(id);
+    if (!open || !open.awaited.delete(rank)) return;
+    open.snapshot.set(rank, state);
+    if (open.awaited.size === 0) open.finish();
+  }
+
+  disconnected(rank: number): void {
+    for (const open of [...this.#open.values()]) {
+      if (open.awaited.delete(rank) && open.awaited.size === 0) open.finish();
+    }
+  }
+}

@@ -12,7 +12,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { RankState } from '../runtime/control/messages.js';
 import { ControlServer } from './control/server.js';
 import type { LaunchOptions } from './options.js';
 import { AddressError, chooseLauncherAddress, isLocalHost, placeRanks, totalSlots } from './hosts.js';
@@ -25,7 +24,7 @@ import { DEFAULT_LAUNCH_AGENT, spawnRemoteRank, splitLaunchAgent } from './spawn
 import { inSlurmAllocation, slurmNodeNames, slurmSingleNode, slurmTaskCount, startSlurmStep, type SlurmStep } from './spawn/slurm.js';
 import { RankOutput, outputFilePath } from './stdio.js';
 import { DEADLOCK_EXIT_STATUS, Supervisor, TIMEOUT_EXIT_STATUS, signalNumber } from './supervise.js';
-import { DEADLOCK_POLL_MS, DeadlockDetector, STATE_REPORT_WAIT_MS, describeSnapshot, type Snapshot } from './hangs.js';
+import { DEADLOCK_POLL_MS, DeadlockDetector, StateRequests, describeSnapshot, type Snapshot } from './hangs.js';
 import { ScriptCompileError, bundleScript } from './transform.js';
 
 /** How long to wait for a failed rank's last control messages (its abort reason) before judging it. */
@@ -161,8 +160,6 @@ export async function runJob(options: LaunchOptions): Promise<number> {
 async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, bundle: string, secret: Buffer): Promise<number> {
   const np = plan.np;
   const children: RankHandle[] = [];
-  const stateReplies = new Map<number, (rank: number, state: RankState) => void>();
-  let stateId = 0;
   let registeredCount = 0;
   let allRegistered = false;
   const supervised = Array.from({ length: np }, (_, rank) => ({
@@ -176,6 +173,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   /** Ranks whose failure was caused by another rank's (see SECONDARY_FAILURE_WAIT_MS). */
   const secondaryFailures = new Set<number>();
 
+  const stateRequests = new StateRequests((id) => control.broadcast({ t: 'report-state', id }));
   const control = await ControlServer.start(secret, np, plan.address, {
     onRegistered: () => { allRegistered = ++registeredCount === np; },
     onAbort: (rank, code, message) => {
@@ -186,8 +184,8 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
       secondaryFailures.add(rank);
       setTimeout(judge, SECONDARY_FAILURE_WAIT_MS);
     },
-    onState: (rank, id, state) => stateReplies.get(id)?.(rank, state),
-    onDisconnected: () => {},
+    onState: (rank, id, state) => stateRequests.answered(rank, id, state),
+    onDisconnected: (rank) => stateRequests.disconnected(rank),
   });
 
   function notifyPeerLost(rank: number, reason: string): void {
@@ -196,18 +194,8 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
 
   /** Asks every live rank for its state; ranks that do not answer in time are left out. */
   async function collectStates(): Promise<{ live: number[]; snapshot: Snapshot }> {
-    const id = ++stateId;
     const live = [...supervisor.liveRanks].sort((x, y) => x - y);
-    const snapshot: Snapshot = new Map();
-    await new Promise<void>((resolve) => {
-      const deadline = setTimeout(resolve, STATE_REPORT_WAIT_MS);
-      stateReplies.set(id, (rank, state) => {
-        snapshot.set(rank, state);
-        if (live.every((r) => snapshot.has(r))) { clearTimeout(deadline); resolve(); }
-      });
-      control.broadcast({ t: 'report-state', id });
-    });
-    stateReplies.delete(id);
+    const snapshot = await stateRequests.collect(live.filter((rank) => control.isConnected(rank)));
     return { live, snapshot };
   }
 
