@@ -2,7 +2,9 @@
 // value into one self-contained message and back. msgpackr does the msgpack work; typed arrays above
 // OOB_THRESHOLD_BYTES travel out of band (as mpi4py's pickle protocol 5 does): their bytes are never
 // copied into the msgpack, the encoder hands them out as views of the caller's arrays and the decoder
-// returns views of the received payload.
+// returns views of the received payload. An ArrayBuffer or view sent as the whole value, the commonest
+// object message, skips msgpackr: encodeInBandBinary / encodeOutOfBandBinary write the very bytes
+// msgpackr would, and decodeObject recognises and checks them as the validation walk would.
 //
 // Message layout (all integers little-endian):
 //
@@ -92,6 +94,8 @@ const KIND_ELEMENT_BYTES: readonly number[] = [0, 1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 
 
 const OUT_OF_BAND_RECORD_DATA_BYTES = 17;
 const OUT_OF_BAND_RECORD_BYTES = 3 + OUT_OF_BAND_RECORD_DATA_BYTES; // 0xc7, length, type, data
+/** Where the out-of-band region starts when one out-of-band record is the whole msgpack. */
+const OUT_OF_BAND_ALONE_START = align8(CODEC_HEADER_BYTES + OUT_OF_BAND_RECORD_BYTES);
 
 // ---------------------------------------------------------------------------------------------------
 // msgpackr instances
@@ -225,7 +229,7 @@ function writeTag(allocateForWrite: AllocateForWrite, type: number): void {
 function writeExtHeader(allocateForWrite: AllocateForWrite, type: number, dataLength: number) {
   const slot = allocateForWrite(extHeaderBytes(dataLength) + dataLength);
   const position = writeExtHeaderAt(slot.target, slot.position, type, dataLength);
-  return { target: slot.target, targetView: slot.targetView, position };
+  return { target: slot.target, position };
 }
 
 /** Bytes of the ext 8/16/32 header (token, length, type) for `dataLength` data bytes. */
@@ -374,13 +378,8 @@ register({
       return;
     }
     const state = encoding!; // set: BinaryWhileEncoding only matches during encodeObject
-    const { target, targetView, position } = allocateForWrite(OUT_OF_BAND_RECORD_BYTES);
-    target[position] = 0xc7;
-    target[position + 1] = OUT_OF_BAND_RECORD_DATA_BYTES;
-    target[position + 2] = EXT_OUT_OF_BAND;
-    target[position + 3] = kind;
-    writeU64(targetView, position + 4, state.outOfBandBytes);
-    writeU64(targetView, position + 12, byteLength);
+    const { target, position } = allocateForWrite(OUT_OF_BAND_RECORD_BYTES);
+    writeOutOfBandRecordAt(target, position, kind, state.outOfBandBytes, byteLength);
     state.outOfBand.push(bytes);
     state.outOfBandBytes = align8(state.outOfBandBytes + byteLength);
   },
@@ -394,18 +393,36 @@ register({
   unpack(data) {
     const payload = decodingPayload;
     if (payload === null) throw new Error('out-of-band record outside decodeObject');
-    const kind = data[0]!;
-    const start = decodingOutOfBandStart + readU64LE(data, 1);
-    const byteLength = readU64LE(data, 9);
-    const absolute = payload.byteOffset + start;
-    const elementBytes = KIND_ELEMENT_BYTES[kind]!;
-    if (kind === KIND_ARRAY_BUFFER || absolute % elementBytes !== 0) {
-      // An ArrayBuffer cannot be a view; a misaligned element type cannot view the payload.
-      return binaryFromBytes(kind, copyBytes(payload, start, start + byteLength).buffer, 0, byteLength);
-    }
-    return binaryFromBytes(kind, payload.buffer as ArrayBuffer, absolute, byteLength);
+    return outOfBandBinary(data, 0, payload, decodingOutOfBandStart);
   },
 });
+
+/** Writes an out-of-band record (OUT_OF_BAND_RECORD_BYTES, ext header included) at `at`. */
+function writeOutOfBandRecordAt(target: Uint8Array, at: number, kind: number, offset: number, byteLength: number): void {
+  target[at] = 0xc7;
+  target[at + 1] = OUT_OF_BAND_RECORD_DATA_BYTES;
+  target[at + 2] = EXT_OUT_OF_BAND;
+  target[at + 3] = kind;
+  writeU64LE(target, at + 4, offset);
+  writeU64LE(target, at + 12, byteLength);
+}
+
+/**
+ * The value of the out-of-band record whose data (u8 kind, u64 offset, u64 byte length; validated by
+ * checkExt) starts at record[at]: a view of `payload`, or a copy where the element type cannot view it.
+ */
+function outOfBandBinary(record: Uint8Array, at: number, payload: Uint8Array, outOfBandStart: number): unknown {
+  const kind = record[at]!;
+  const start = outOfBandStart + readU64LE(record, at + 1);
+  const byteLength = readU64LE(record, at + 9);
+  const absolute = payload.byteOffset + start;
+  const elementBytes = KIND_ELEMENT_BYTES[kind]!;
+  if (kind === KIND_ARRAY_BUFFER || absolute % elementBytes !== 0) {
+    // An ArrayBuffer cannot be a view; a misaligned element type cannot view the payload.
+    return binaryFromBytes(kind, copyBytes(payload, start, start + byteLength).buffer, 0, byteLength);
+  }
+  return binaryFromBytes(kind, payload.buffer as ArrayBuffer, absolute, byteLength);
+}
 
 /** bytes[start, end) in a fresh, exactly sized ArrayBuffer. (Not `slice`: on a Buffer that goes
  *  through Buffer's species constructor.) */
@@ -433,9 +450,16 @@ function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
-function writeU64(view: DataView, at: number, value: number): void {
-  view.setUint32(at, value % 0x100000000, true);
-  view.setUint32(at + 4, Math.floor(value / 0x100000000), true);
+/** A u64 (a number below 2^53) little-endian at `at`. */
+function writeU64LE(target: Uint8Array, at: number, value: number): void {
+  writeU32LE(target, at, value % 0x100000000);
+  writeU32LE(target, at + 4, Math.floor(value / 0x100000000));
+}
+function writeU32LE(target: Uint8Array, at: number, value: number): void {
+  target[at] = value & 0xff;
+  target[at + 1] = (value >>> 8) & 0xff;
+  target[at + 2] = (value >>> 16) & 0xff;
+  target[at + 3] = value >>> 24;
 }
 
 // Byte-wise reads: cheaper than making a DataView per message.
@@ -470,8 +494,10 @@ const PADDING: readonly Uint8Array[] = (() => {
 export function encodeObject(value: unknown): { parts: Uint8Array[]; byteLength: number } {
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
     const kind = binaryKind(value);
-    const bytes = binaryBytes(value);
-    if (kind >= 0 && bytes.byteLength < outOfBandThresholdBytes) return encodeInBandBinary(kind, bytes);
+    if (kind >= 0) {
+      const bytes = binaryBytes(value);
+      return bytes.byteLength < outOfBandThresholdBytes ? encodeInBandBinary(kind, bytes) : encodeOutOfBandBinary(kind, bytes);
+    }
   }
   const prepared = prepareForPacking(value);
   const outer = encoding;
@@ -526,11 +552,20 @@ function encodeInBandBinary(kind: number, bytes: Uint8Array): { parts: Uint8Arra
   return { parts: [message], byteLength: message.length };
 }
 
+/**
+ * A larger ArrayBuffer or view as the whole value: the header and the one out-of-band record msgpackr
+ * would write, padded to the out-of-band region, then the caller's bytes as they are.
+ */
+function encodeOutOfBandBinary(kind: number, bytes: Uint8Array): { parts: Uint8Array[]; byteLength: number } {
+  const head = Buffer.allocUnsafe(OUT_OF_BAND_ALONE_START);
+  writeCodecHeader(head, OUT_OF_BAND_RECORD_BYTES);
+  writeOutOfBandRecordAt(head, CODEC_HEADER_BYTES, kind, 0, bytes.byteLength);
+  head.fill(0, CODEC_HEADER_BYTES + OUT_OF_BAND_RECORD_BYTES);
+  return { parts: [head, bytes], byteLength: OUT_OF_BAND_ALONE_START + bytes.byteLength };
+}
+
 function writeCodecHeader(message: Uint8Array, msgpackLength: number): void {
-  message[0] = msgpackLength & 0xff;
-  message[1] = (msgpackLength >>> 8) & 0xff;
-  message[2] = (msgpackLength >>> 16) & 0xff;
-  message[3] = msgpackLength >>> 24;
+  writeU32LE(message, 0, msgpackLength);
   message[4] = CODEC_VERSION;
   message[5] = 0;
   message[6] = 0;
@@ -839,6 +874,15 @@ export function decodeObject(payload: Uint8Array): unknown {
     }
   }
   const outOfBandStart = align8(msgpackEnd);
+  if (msgpackLength === OUT_OF_BAND_RECORD_BYTES && payload[CODEC_HEADER_BYTES] === 0xc7
+    && payload[CODEC_HEADER_BYTES + 1] === OUT_OF_BAND_RECORD_DATA_BYTES && payload[CODEC_HEADER_BYTES + 2] === EXT_OUT_OF_BAND) {
+    // One out-of-band binary as the whole value (what encodeOutOfBandBinary writes), checked as the
+    // walk would check it.
+    const at = CODEC_HEADER_BYTES + 2; // the ext type
+    const messageEnd = checkExt(payload, 0xc7, at, OUT_OF_BAND_RECORD_DATA_BYTES, msgpackEnd, outOfBandStart);
+    if (messageEnd !== total) throw malformed(`message ends at byte ${messageEnd} but the payload has ${total}`);
+    return outOfBandBinary(payload, at + 1, payload, outOfBandStart);
+  }
   const messageEnd = validateMessage(payload, msgpackEnd, outOfBandStart);
   if (messageEnd !== total) throw malformed(`message ends at byte ${messageEnd} but the payload has ${total}`);
 

@@ -368,6 +368,87 @@ describe('a small array as the whole value (written and read without msgpackr)',
   });
 });
 
+describe('a larger array as the whole value (out of band, written and read without msgpackr)', () => {
+  const largeValues = (): ArrayBufferView[] => {
+    const values: ArrayBufferView[] = [];
+    for (const Kind of TYPED_KINDS) {
+      const perElement = (Kind as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+      for (const bytes of [OOB_THRESHOLD_BYTES, OOB_THRESHOLD_BYTES + 8 * perElement, 70_000 * perElement]) values.push(filled(Kind, bytes / perElement, bytes + 5));
+      values.push((filled(Kind, 2000, 9) as Float64Array).subarray(3, 1003)); // a view at an offset into its buffer
+    }
+    values.push(Buffer.alloc(5000, 7), new DataView(new Uint8Array(3000).fill(4).buffer, 3, 2990));
+    return values;
+  };
+  const bytesOf = (value: ArrayBufferView) => new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+
+  it('is the header the general encoder writes, then the caller\'s bytes as they are (no copy)', () => {
+    for (const value of largeValues()) {
+      const { parts, byteLength } = encodeObject(value);
+      expect(parts).toHaveLength(2);
+      expect(parts[1]!.buffer).toBe(value.buffer);
+      expect(parts[1]!.byteOffset).toBe(value.byteOffset);
+      expect(parts[1]!.byteLength).toBe(value.byteLength);
+      const alone = concat({ parts, byteLength });
+      const inArray = concat(encodeObject([value]));
+      expect(inArray[CODEC_HEADER_BYTES]).toBe(0x91); // fixarray of one
+      const msgpackLength = new DataView(alone.buffer).getUint32(0, true);
+      expect(msgpackLength).toBe(20);
+      expect([...alone.subarray(CODEC_HEADER_BYTES, CODEC_HEADER_BYTES + msgpackLength)])
+        .toEqual([...inArray.subarray(CODEC_HEADER_BYTES + 1, CODEC_HEADER_BYTES + 1 + msgpackLength)]);
+      expect([...alone.subarray(CODEC_HEADER_BYTES + msgpackLength, 32)]).toEqual([0, 0, 0, 0]); // padding
+      expect(Buffer.from(alone.subarray(32)).equals(Buffer.from(bytesOf(value)))).toBe(true);
+      expect(Buffer.from(inArray.subarray(32)).equals(Buffer.from(bytesOf(value)))).toBe(true);
+    }
+  });
+
+  it('decodes as a view of an 8-aligned payload, and as a correct copy of a misaligned one', () => {
+    for (const value of largeValues()) {
+      const aligned = concat(encodeObject(value), 8);
+      const view = decodeObject(aligned) as ArrayBufferView;
+      expectSame(view, value);
+      expect(view.buffer).toBe(aligned.buffer);
+      for (const offset of [1, 3, 4]) {
+        const payload = concat(encodeObject(value), offset);
+        const back = decodeObject(payload) as ArrayBufferView;
+        expectSame(back, value);
+        const elementBytes = (value as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
+        if ((payload.byteOffset + 32) % elementBytes !== 0) {
+          payload.fill(0xee); // a copy: the payload's memory can be reused
+          expectSame(back, value);
+        }
+      }
+    }
+    const buffer = new Uint8Array(4000).fill(9).buffer;
+    const back = roundTrip(buffer, 8) as ArrayBuffer;
+    expect(back).toBeInstanceOf(ArrayBuffer);
+    expectSame(back, buffer);
+  });
+
+  it('every truncation, extension and inconsistent record fails with TSMPI_ERR_PROTOCOL', () => {
+    const payload = concat(encodeObject(new Float64Array(OOB_THRESHOLD_BYTES / 8).fill(1.5)));
+    for (let n = 0; n < payload.length; n++) expect(codeOf(() => decodeObject(payload.subarray(0, n))), `prefix ${n}`).toBe('TSMPI_ERR_PROTOCOL');
+    const longer = new Uint8Array(payload.length + 8);
+    longer.set(payload);
+    expect(codeOf(() => decodeObject(longer))).toBe('TSMPI_ERR_PROTOCOL');
+    const corrupt = (at: number, byte: number) => {
+      const copy = payload.slice();
+      copy[at] = byte;
+      return codeOf(() => decodeObject(copy));
+    };
+    // Record data starts at 11: kind, u64 offset at 12, u64 byte length at 20.
+    expect(corrupt(11, 0), 'kind 0').toBe('TSMPI_ERR_PROTOCOL');
+    expect(corrupt(11, 200), 'unknown kind').toBe('TSMPI_ERR_PROTOCOL');
+    expect(corrupt(12, 8), 'offset past the start').toBe('TSMPI_ERR_PROTOCOL');
+    expect(corrupt(12, 3), 'unaligned offset').toBe('TSMPI_ERR_PROTOCOL');
+    expect(corrupt(20, 4), 'length not a multiple of 8').toBe('TSMPI_ERR_PROTOCOL');
+    expect(corrupt(21, 0x10), 'length beyond the payload').toBe('TSMPI_ERR_PROTOCOL');
+    expect(corrupt(27, 0xff), 'length beyond 2^53').toBe('TSMPI_ERR_PROTOCOL');
+    expect(corrupt(9, 16), 'record of 16 data bytes').toBe('TSMPI_ERR_PROTOCOL');
+    // A shorter length is consistent on its own, but then the message does not end where it says.
+    expect(corrupt(21, 0x01), 'length short of the payload').toBe('TSMPI_ERR_PROTOCOL');
+  });
+});
+
 describe('out-of-band typed arrays', () => {
   it('are views of the caller arrays in the parts, never copies', () => {
     const big = new Float64Array(1 << 21).fill(2.5); // 16 MiB
