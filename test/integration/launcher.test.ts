@@ -131,6 +131,51 @@ describe('output and environment', () => {
   });
 });
 
+describe('malloc settings', () => {
+  // Ranks get glibc's huge-page tunable for malloc (launcher/spawn/local.ts), added to the user's own
+  // tunables, unless the user set that tunable. The fixture measures what the kernel did with a 64 MiB
+  // buffer, so this checks the effect, not only the variable.
+  const MALLOC_PAGES = fixture('p2p/malloc-pages.ts');
+  const thpMode = existsSync('/sys/kernel/mm/transparent_hugepage/enabled')
+    ? /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] : undefined;
+
+  async function reportsWith(tunables: string | undefined) {
+    const run = await runJob({ np: 2, script: MALLOC_PAGES, env: { GLIBC_TUNABLES: tunables } });
+    const reports = linesOf(run.stdout).filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { rank: number; tunables: string | null; hugeKiB: number });
+    return { run, reports };
+  }
+
+  it('ranks allocate large buffers in huge pages, keeping the user\'s other tunables', async () => {
+    for (const [user, expected] of [[undefined, 'glibc.malloc.hugetlb=1'], ['glibc.malloc.check=0', 'glibc.malloc.check=0:glibc.malloc.hugetlb=1']] as const) {
+      const { run, reports } = await reportsWith(user);
+      await checkThenNothingLeft(run, async () => {
+        const why = run.job.describe();
+        expect(run.code, why).toBe(0);
+        expect(reports.map((r) => r.rank).sort(), why).toEqual([0, 1]);
+        for (const r of reports) {
+          expect(r.tunables, why).toBe(expected);
+          // Where THP is on for madvised memory, the kernel backs most of the buffer with huge pages.
+          if (thpMode === 'madvise' || thpMode === 'always') expect(r.hugeKiB, why).toBeGreaterThanOrEqual(32 * 1024);
+        }
+      });
+    }
+  });
+
+  it('a user\'s own choice of the huge-page tunable is kept as it is', async () => {
+    const { run, reports } = await reportsWith('glibc.malloc.hugetlb=0');
+    await checkThenNothingLeft(run, async () => {
+      const why = run.job.describe();
+      expect(run.code, why).toBe(0);
+      expect(reports.length, why).toBe(2);
+      for (const r of reports) {
+        expect(r.tunables, why).toBe('glibc.malloc.hugetlb=0');
+        if (thpMode === 'madvise') expect(r.hugeKiB, why).toBe(0);
+      }
+    });
+  });
+});
+
 describe('NODE_EXTRA_CA_CERTS', () => {
   // Local ranks start with only the file's certificates that Node does not bundle (launcher/spawn/
   // ca-certs.ts): the trust must be exactly the user's, and the program must see the user's value.
