@@ -20,7 +20,7 @@ import type { CollCommand } from './ranks/coll.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = join(HERE, '..', '..');
-/** What `npx tsmpirun` runs: package.json's bin (the one-file launcher), else the modules tsc emitted. */
+/** What `npx tsmpirun` runs: package.json's bin (bin/tsmpirun, a shell script), else the modules tsc emitted. */
 const LAUNCHER = ((): string => {
   try {
     const bin = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin?: Record<string, string> }).bin?.tsmpirun;
@@ -28,6 +28,11 @@ const LAUNCHER = ((): string => {
   } catch { /* fall through */ }
   return join(ROOT, 'dist', 'launcher', 'bin.js');
 })();
+
+/** The command and arguments that run tsmpirun with `args`. */
+function tsmpirun(args: string[]): [string, string[]] {
+  return LAUNCHER.endsWith('.js') ? [process.execPath, [LAUNCHER, ...args]] : [LAUNCHER, args];
+}
 const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'launch', 'auc'] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -188,7 +193,7 @@ class CommandJob {
 
   constructor(np: number, program: string, env: Record<string, string> = {}) {
     const xs = Object.entries(env).flatMap(([k, v]) => ['-x', `${k}=${v}`]);
-    this.child = spawn(process.execPath, [LAUNCHER, '-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)], {
+    this.child = spawn(...tsmpirun(['-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]), {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
@@ -440,8 +445,9 @@ async function bareNodes(n: number, env?: NodeJS.ProcessEnv): Promise<number> {
  * The environment without NODE_EXTRA_CA_CERTS, or undefined when it is not set. Node 20 reads that file
  * and builds its whole root certificate store at every process start (nodejs/node#40524; 35 ms of CPU
  * per process with this machine's 144-certificate bundle), whether or not the process ever uses TLS.
- * tsmpirun and the bare nodes pay it in full; local ranks get only the file's certificates that Node
- * does not bundle (launcher/spawn/ca-certs.ts). The extra rows show what launching costs without it.
+ * The bare nodes pay it in full; tsmpirun (started by bin/tsmpirun) does not load it, and local ranks
+ * get only the file's certificates that Node does not bundle (launcher/spawn/ca-certs.ts). The extra
+ * rows show what launching costs without it.
  */
 function envWithoutExtraCaCerts(): NodeJS.ProcessEnv | undefined {
   if (!process.env.NODE_EXTRA_CA_CERTS) return undefined;
@@ -463,7 +469,7 @@ async function launchGroup(rep: number): Promise<void> {
     await interleaved(rep,
       async () => { f = await bareNodes(np, env); },
       async () => {
-        const res = await wall(process.execPath, [LAUNCHER, '-np', String(np), join(ROOT, 'examples', 'hello.ts')], env);
+        const res = await wall(...tsmpirun(['-np', String(np), join(ROOT, 'examples', 'hello.ts')]), env);
         if (res.code !== 0) log(`bench: hello -np ${np} exited with ${res.code}`);
         o = res.seconds;
       });
@@ -479,7 +485,7 @@ async function launchGroup(rep: number): Promise<void> {
       f = Number(/RSS (\d+)/.exec(res.stdout)![1]);
     },
     async () => {
-      const res = await wall(process.execPath, [LAUNCHER, '-np', '2', join(HERE, 'ranks', 'rss.js')]);
+      const res = await wall(...tsmpirun(['-np', '2', join(HERE, 'ranks', 'rss.js')]));
       const all = [...res.stdout.matchAll(/RSS (\d+)/g)].map((m) => Number(m[1]));
       o = Math.max(...all);
     });
@@ -553,7 +559,7 @@ async function aucGroup(rep: number, mpi: NativeMpi | undefined): Promise<void> 
       f = res.seconds;
     },
     async () => {
-      const res = await wall(process.execPath, [LAUNCHER, '-np', '2', join(ROOT, 'examples', 'auc.ts'), AUC_N]);
+      const res = await wall(...tsmpirun(['-np', '2', join(ROOT, 'examples', 'auc.ts'), AUC_N]));
       if (res.code !== 0) log(`bench: auc exited with ${res.code}`);
       o = res.seconds;
     });
@@ -585,8 +591,8 @@ async function main(): Promise<void> {
     }
     if (has('launch')) {
       // The launcher caches each script's bundle: the first launch builds it and is not timed.
-      await wall(process.execPath, [LAUNCHER, '-np', '1', join(ROOT, 'examples', 'hello.ts')]);
-      await wall(process.execPath, [LAUNCHER, '-np', '1', join(HERE, 'ranks', 'rss.js')]);
+      await wall(...tsmpirun(['-np', '1', join(ROOT, 'examples', 'hello.ts')]));
+      await wall(...tsmpirun(['-np', '1', join(HERE, 'ranks', 'rss.js')]));
     }
     // Warm-up, not recorded: the first measurements of fresh processes run cold code.
     for (const f of [unixFloor, tcpFloor, deliveringFloor]) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }

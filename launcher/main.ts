@@ -3,6 +3,7 @@
 import { parseCommandLine, USAGE_ERROR_EXIT_CODE } from './cli.js';
 import { lendImport, type ImportModule } from './import-module.js';
 import { runJob, UsageError } from './job.js';
+import { restoreUserExtraCaCerts } from '../runtime/env/config.js';
 
 /** Exits once everything written to stdout and stderr has left the process (pipe writes may be queued). */
 async function exitAfterFlush(code: number): Promise<never> {
@@ -16,6 +17,8 @@ async function exitAfterFlush(code: number): Promise<never> {
 /** `importer`: import() lent by the one-file launcher's entry (launcher/import-module.ts). */
 export async function main(importer?: ImportModule): Promise<never> {
   if (importer) lendImport(importer);
+  // bin/tsmpirun started us without the user's NODE_EXTRA_CA_CERTS: ranks and agents get it back.
+  restoreUserExtraCaCerts();
   // `tsmpirun … | head` closes our stdout early: the job goes on, its output has nowhere to go.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 

@@ -10,7 +10,7 @@ import { ControlClient } from '../control/client.js';
 import { tsmpiError } from '../errors.js';
 import { Engine } from '../p2p/engine.js';
 import type { ListenSpec } from '../transport/transport.js';
-import { USER_EXTRA_CA_CERTS_VARIABLE, readConfig, type RuntimeConfig } from './config.js';
+import { readConfig, restoreUserExtraCaCerts, type RuntimeConfig } from './config.js';
 import { installFailureHandlers } from './failure.js';
 import { rankState } from './activity.js';
 import type { JobControl } from './join-pmi.js';
@@ -34,14 +34,6 @@ export async function bootstrap(): Promise<World> {
   warnIfSrunWithoutPmi();
   const engine = new Engine({ rank: 0, size: 1, secret: new Uint8Array(0), eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES });
   return { engine, control: undefined, config };
-}
-
-/** What the rank starts (and reads in process.env) sees the user's own NODE_EXTRA_CA_CERTS. */
-function restoreUserExtraCaCerts(): void {
-  const user = process.env[USER_EXTRA_CA_CERTS_VARIABLE];
-  if (user === undefined) return;
-  process.env.NODE_EXTRA_CA_CERTS = user;
-  delete process.env[USER_EXTRA_CA_CERTS_VARIABLE];
 }
 
 function readSecret(fd: number | undefined): Buffer {

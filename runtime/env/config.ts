@@ -28,10 +28,20 @@ export interface RuntimeConfig {
 }
 
 /**
- * Set by tsmpirun for local ranks whose NODE_EXTRA_CA_CERTS it reduced (launcher/spawn/ca-certs.ts):
- * the user's value, which the rank puts back.
+ * The user's NODE_EXTRA_CA_CERTS, for a process that started without it or with a reduced file: set by
+ * bin/tsmpirun for the launcher (which makes no TLS connection) and by tsmpirun for local ranks
+ * (launcher/spawn/ca-certs.ts). Node 20 parses that file and its bundled roots at every start
+ * (nodejs/node#40524: 35 ms of CPU per process here).
  */
 export const USER_EXTRA_CA_CERTS_VARIABLE = 'TSMPI_NODE_EXTRA_CA_CERTS';
+
+/** Puts the user's NODE_EXTRA_CA_CERTS back in process.env, for what the process runs and starts. */
+export function restoreUserExtraCaCerts(): void {
+  const user = process.env[USER_EXTRA_CA_CERTS_VARIABLE];
+  if (user === undefined) return;
+  process.env.NODE_EXTRA_CA_CERTS = user;
+  delete process.env[USER_EXTRA_CA_CERTS_VARIABLE];
+}
 
 const KNOWN = new Set([
   'TSMPI_CONTROL', 'TSMPI_RANK', 'TSMPI_SIZE', 'TSMPI_SECRET_FD', 'TSMPI_JOB_DIR', 'TSMPI_TRANSPORT',

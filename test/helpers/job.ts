@@ -17,8 +17,10 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const LAUNCHER = join(REPO, 'dist', 'launcher', 'bin.js');
-/** The one-file launcher package.json `bin` names (what `npx tsmpirun` runs). */
+/** The one-file launcher, which package.json's `bin` (BIN_LAUNCHER) runs. */
 export const BUNDLED_LAUNCHER = join(REPO, 'dist', 'tsmpirun.js');
+/** What `npx tsmpirun` runs: a shell script that starts BUNDLED_LAUNCHER (bin/tsmpirun). */
+export const BIN_LAUNCHER = join(REPO, 'bin', 'tsmpirun');
 export const FIXTURES = join(REPO, 'test', 'fixtures');
 
 /** Absolute path of a fixture program: `fixture('p2p/cases.ts')`. */
@@ -101,12 +103,14 @@ export class Job {
     // The test runner's own hooks must not leak into the ranks.
     delete env.NODE_OPTIONS;
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-    this.child = spawn(process.execPath, this.argv, {
+    // A .js launcher runs under this node; bin/tsmpirun is an executable of its own (it execs node).
+    const [command, args] = launcher.endsWith('.js') ? [process.execPath, this.argv] : [launcher, this.argv.slice(1)];
+    this.child = spawn(command, args, {
       cwd: options.cwd ?? REPO,
       env: env as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    if (this.child.pid === undefined) throw new Error(`could not start ${process.execPath} ${this.argv.join(' ')}`);
+    if (this.child.pid === undefined) throw new Error(`could not start ${command} ${args.join(' ')}`);
     this.pid = this.child.pid;
     live.add(this);
     this.child.stdin!.on('error', () => {});

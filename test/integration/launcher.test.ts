@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  checkThenNothingLeft, disposeAllJobs, findProcessesMentioning, fixture, linesOf, runJob, startJob,
+  BIN_LAUNCHER, checkThenNothingLeft, disposeAllJobs, findProcessesMentioning, fixture, linesOf, REPO, runJob, startJob,
 } from '../helpers/job.js';
 
 const BEHAVE = fixture('p2p/behave.ts');
@@ -193,7 +193,7 @@ describe('NODE_EXTRA_CA_CERTS', () => {
     dir = undefined;
   });
 
-  async function jobWithExtraCerts(pem: string, launcherArgs: string[] = []) {
+  async function jobWithExtraCerts(pem: string, launcherArgs: string[] = [], launcher?: string) {
     dir = mkdtempSync(join(tmpdir(), 'tsmpi-test-ca-'));
     const extra = join(dir, 'extra.pem');
     writeFileSync(extra, pem);
@@ -201,9 +201,10 @@ describe('NODE_EXTRA_CA_CERTS', () => {
     server.on('tlsClientError', () => {});
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
-    const run = await runJob({ np: 2, script: TRUST, args: [String(port)], launcherArgs, env: { NODE_EXTRA_CA_CERTS: extra, XDG_CACHE_HOME: join(dir, 'cache') } });
+    const run = await runJob({ np: 2, script: TRUST, args: [String(port)], launcherArgs, launcher, env: { NODE_EXTRA_CA_CERTS: extra, XDG_CACHE_HOME: join(dir, 'cache') } });
     const reports = linesOf(run.stdout).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as {
       rank: number; verdict: string; sees: string | null; startedWith: string | null; leftover: string | null;
+      launcher: { startedWith: string | null; userValue: string | null };
     });
     return { run, extra, reports };
   }
@@ -219,6 +220,23 @@ describe('NODE_EXTRA_CA_CERTS', () => {
         expect(r.sees, why).toBe(extra);
         expect(r.leftover, why).toBeNull();
         expect(r.startedWith, why).not.toBe(extra);
+        expect(readFileSync(r.startedWith!, 'utf8').trim(), why).toBe(testCa.trim());
+      }
+    });
+  });
+
+  it('through bin/tsmpirun (package.json\'s bin), tsmpirun itself starts without it; ranks are as before', async () => {
+    expect((JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.tsmpirun).toBe('bin/tsmpirun');
+    const { run, extra, reports } = await jobWithExtraCerts(`${aBundledRoot}\n${testCa}`, [], BIN_LAUNCHER);
+    await checkThenNothingLeft(run, async () => {
+      const why = run.job.describe();
+      expect(run.code, why).toBe(0);
+      expect(reports.map((r) => r.rank).sort(), why).toEqual([0, 1]);
+      for (const r of reports) {
+        expect(r.launcher, why).toEqual({ startedWith: null, userValue: extra });
+        expect(r.verdict, why).toBe('trusted');
+        expect(r.sees, why).toBe(extra);
+        expect(r.leftover, why).toBeNull();
         expect(readFileSync(r.startedWith!, 'utf8').trim(), why).toBe(testCa.trim());
       }
     });
