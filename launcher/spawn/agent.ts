@@ -17,9 +17,8 @@ import { localAddressToward } from '../../runtime/transport/addresses.js';
 import {
   FrameKind, FrameReader, MAX_HEADER_LINE_BYTES, NONCE_BYTES, agentProof, encodeFrame, outputFrames, type AgentHeader,
 } from './agent-protocol.js';
+import { spawnLocalRank } from './local.js';
 
-const SETPRIV = '/usr/bin/setpriv';
-const SECRET_FD = 3;
 /** Signals tsmpirun may forward to a rank. */
 const FORWARDED_SIGNALS = new Set(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGCONT', 'SIGSTOP']);
 /** How long a TCP channel may take to deliver the last frames before the agent exits anyway. */
@@ -219,7 +218,7 @@ async function start(h: AgentHeader, key: Buffer, bundle: Buffer): Promise<void>
   const script = join(privateDir, 'main.mjs');
   writeFileSync(script, bundle, { mode: 0o600 });
 
-  const env: NodeJS.ProcessEnv = { ...process.env, ...h.env, TSMPI_RANK: String(rank), TSMPI_JOB_DIR: privateDir, TSMPI_SECRET_FD: String(SECRET_FD) };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...h.env, TSMPI_RANK: String(rank), TSMPI_JOB_DIR: privateDir };
   // srun may have set up PMI for the task; this rank joins through tsmpirun's control plane instead.
   for (const name of Object.keys(env)) if (name.startsWith('PMI_')) delete env[name];
   if (env.TSMPI_TRANSPORT === 'tcp' && !env.TSMPI_TCP_HOST) {
@@ -249,15 +248,10 @@ async function start(h: AgentHeader, key: Buffer, bundle: Buffer): Promise<void>
   }
 
   const nodeArgv = ['--enable-source-maps', ...h.nodeArgs, script, ...h.scriptArgs];
-  const [command, args] = existsSync(SETPRIV)
-    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, ...nodeArgv]]
-    : [process.execPath, nodeArgv];
-  const child = spawn(command, args, { stdio: [rank === h.stdinRank ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'], env });
+  // Started as tsmpirun starts a rank on its own host (setpriv, the secret pipe, malloc settings).
+  const child = spawnLocalRank({ rank, nodeArgv, env, secret: key, withStdin: rank === h.stdinRank });
   rankProcess = child;
   child.stdin?.on('error', () => {});
-  const secretPipe = child.stdio[SECRET_FD] as NodeJS.WritableStream | null;
-  secretPipe?.on('error', () => {});
-  secretPipe?.end(key);
   for (const [kind, payload] of earlyFrames.splice(0)) onDownFrame(kind, payload);
 
   let open = 2;

@@ -1,6 +1,7 @@
-// Starts one rank as a local process. The job secret goes down an inherited pipe (fd 3), never on
-// a command line or in the environment. Where util-linux's setpriv exists, the rank is started with
-// a parent-death signal, so even a SIGKILLed tsmpirun leaves no rank behind, busy or not.
+// Starts one rank as a process on this host: tsmpirun for its local ranks, the launch agent (agent.ts)
+// on other hosts. The job secret goes down an inherited pipe (fd 3), never on a command line or in the
+// environment. Where util-linux's setpriv exists, the rank is started with a parent-death signal, so
+// even a SIGKILLed tsmpirun (or agent) leaves no rank behind, busy or not.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
