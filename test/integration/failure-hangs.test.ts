@@ -15,7 +15,7 @@ afterEach(async () => {
 describe('--timeout', () => {
   it('reports every rank (op, communicator, peer or root, tag, how long) and exits 124', async () => {
     const job = startJob({ np: 5, script: HANG, args: ['mixed'], launcherArgs: ['--timeout', '2'], timeoutMs: 30_000 });
-    await job.waitForLines(/^READY rank=\d$/, 5);
+    const ready = await job.waitForLines(/^READY rank=\d$/, 5);
     const result = await job.result;
     const text = job.describe(result);
     expect(result.code, text).toBe(124);
@@ -29,9 +29,17 @@ describe('--timeout', () => {
     expect(err, text).toMatch(/^ *rank 2: blocked in bcast on COMM_WORLD.*root 0.*for \d+(\.\d+)? s$/m);
     expect(err, text).toMatch(/^ *rank 3: blocked in send on COMM_WORLD to rank 0, tag 43, for \d+(\.\d+)? s$/m);
     expect(err, text).toMatch(/^ *rank 4: blocked in barrier on COMM_WORLD.*for \d+(\.\d+)? s$/m);
-    // "How long": a rank blocked since its start has been so for about the whole timeout.
-    const seconds = [...err.matchAll(/for (\d+(?:\.\d+)?) s$/gm)].map((m) => Number(m[1]));
-    for (const s of seconds) expect(s, text).toBeGreaterThan(0.5);
+    // "How long": a rank has been blocked since it printed READY, and the report comes at least 2 s after
+    // the job started, so each duration is at least 2 s minus the time of its READY line (less the
+    // report's rounding to 0.1 s), and at most the job's whole run. (How early the ranks are ready
+    // depends on the machine's load.)
+    const readyAt = new Map(ready.map((l) => [Number(/rank=(\d)/.exec(l.text)![1]), l.at]));
+    const reported = [...err.matchAll(/^ *rank (\d): blocked in .* for (\d+(?:\.\d+)?) s$/gm)];
+    expect(reported.map((m) => Number(m[1])), text).toEqual([0, 2, 3, 4]);
+    for (const [, rank, seconds] of reported) {
+      expect(Number(seconds), text).toBeGreaterThanOrEqual((2000 - readyAt.get(Number(rank))!) / 1000 - 0.1);
+      expect(Number(seconds), text).toBeLessThanOrEqual(result.ms / 1000);
+    }
     expect(err, text).not.toMatch(/deadlock:/);
     await assertNothingLeft(job);
   });
