@@ -11,7 +11,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BuildOptions, Message, Metafile, Plugin, PluginBuild } from 'esbuild';
-import { bundleStale, tsmpiCacheDir, writeCacheFile } from '../runtime/env/bundles.js';
+import { bundleStale, touchCacheFile, tsmpiCacheDir, writeCacheFile } from '../runtime/env/bundles.js';
 
 /**
  * `import.meta.url` as text, for the code this file writes into the two entries (dist/tsmpi.js, dist/tsmpirun.js):
@@ -344,6 +344,8 @@ function loadEsbuild(): typeof import('esbuild') {
 
 /** Bundles are reused across jobs while every input file keeps its size and modification time. */
 const CACHE_DIR = join(tsmpiCacheDir(), 'bundles');
+/** Job bundle cache files kept: an entry (bundle and manifest) for each of the 256 scripts last used. */
+const BUNDLE_CACHE_FILES_KEPT = 512;
 
 interface CacheManifest {
   runtime: string;
@@ -441,6 +443,8 @@ function cachedBundle(script: string): string | undefined {
       const st = statSync(input.path);
       if (st.size !== input.size || st.mtimeMs !== input.mtimeMs) return undefined;
     }
+    touchCacheFile(`${base}.json`);
+    touchCacheFile(`${base}.mjs`);
     return `${base}.mjs`;
   } catch {
     return undefined;
@@ -458,8 +462,8 @@ function storeBundle(script: string, outfile: string, inputs: string[]): void {
       }),
     };
     // Each file appears whole, so a concurrent job never reads half of one.
-    writeCacheFile(`${base}.mjs`, readFileSync(outfile));
-    writeCacheFile(`${base}.json`, JSON.stringify(manifest));
+    writeCacheFile(`${base}.mjs`, readFileSync(outfile), BUNDLE_CACHE_FILES_KEPT);
+    writeCacheFile(`${base}.json`, JSON.stringify(manifest), BUNDLE_CACHE_FILES_KEPT);
   } catch {
     // A cache that cannot be written only costs the next job a rebuild.
   }

@@ -20,10 +20,12 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { cacheFileFor, writeCacheFile } from '../../runtime/env/bundles.js';
+import { cacheFileFor, touchCacheFile, writeCacheFile } from '../../runtime/env/bundles.js';
 import { USER_EXTRA_CA_CERTS_VARIABLE } from '../../runtime/env/config.js';
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
+/** Reduced files kept (one per version of a certificate file and of Node): ranks may be starting with any. */
+const REDUCED_FILES_KEPT = 64;
 
 function base64Body(pem: string): string {
   return pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
@@ -61,7 +63,9 @@ function replacesBundledRoots(nodeOptions: readonly string[], env: NodeJS.Proces
 function reducedFile(file: string): string | undefined {
   const cached = cacheFileFor('ca', resolve(file), 'pem');
   try {
-    return statSync(cached).size === 0 ? '' : cached;
+    const empty = statSync(cached).size === 0;
+    touchCacheFile(cached);
+    return empty ? '' : cached;
   } catch {
     // not made yet
   }
@@ -69,7 +73,7 @@ function reducedFile(file: string): string | undefined {
   const { rootCertificates } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
   const reduced = certificatesNotBundled(readFileSync(file, 'utf8'), rootCertificates);
   if (reduced === undefined) return undefined;
-  writeCacheFile(cached, reduced);
+  writeCacheFile(cached, reduced, REDUCED_FILES_KEPT);
   return reduced === '' ? '' : cached;
 }
 

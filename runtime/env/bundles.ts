@@ -13,7 +13,11 @@
 // bundle's path, size, modification time and inode and Node's version (cacheFileFor); V8 itself rejects data made by
 // another V8 or with other flags (the process then compiles as usual and writes a fresh entry). Anything
 // that goes wrong with the cache only costs the compile it would have saved.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+//
+// Every cache directory under tsmpiCacheDir() keeps only its most recently used entries (writeCacheFile
+// prunes, touchCacheFile marks a hit): a rebuilt bundle, a script in a fresh temporary folder or a
+// changed certificate file each make a new entry, and nothing else would ever remove the old ones.
+import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { homedir, hostname } from 'node:os';
@@ -68,14 +72,65 @@ export function cacheFileFor(kind: string, file: string, extension: string): str
 
 /**
  * Writes a cache entry whole: processes writing the same entry at once (ranks starting together, on
- * one host or several sharing a home directory) each rename their own complete file into place.
+ * one host or several sharing a home directory) each rename their own complete file into place. Then
+ * the directory keeps its `keep` most recently used files (by modification time; see touchCacheFile).
  */
-export function writeCacheFile(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+export function writeCacheFile(path: string, data: string | Uint8Array, keep: number): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${hostname()}.${process.pid}`;
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
+  pruneCacheDir(dir, keep);
 }
+
+/** How stale a used entry's modification time may get before touchCacheFile renews it. */
+const TOUCH_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Marks a cache entry as used, so that pruning keeps it: renews its modification time, at most once a
+ * day (a write per job would be a cost on a shared home directory).
+ */
+export function touchCacheFile(path: string): void {
+  try {
+    if (Date.now() - statSync(path).mtimeMs < TOUCH_AFTER_MS) return;
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // gone or read-only: pruning may take it, which costs one rebuild
+  }
+}
+
+/** Deletes all but the `keep` newest files of `dir` (another process may be pruning it too). */
+function pruneCacheDir(dir: string, keep: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  if (names.length <= keep) return;
+  const files: { path: string; mtimeMs: number }[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      files.push({ path, mtimeMs: statSync(path).mtimeMs });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  files.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { path } of files.slice(keep)) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // removed meanwhile
+    }
+  }
+}
+
+/** Code cache entries kept: two per installed tsmpi build in use (runtime, launcher), ~0.3 MB each. */
+const CODE_CACHE_ENTRIES_KEPT = 32;
 
 /** Runs the CommonJS file `file` (as `require` would, once) with a code cache. */
 export function loadWithCodeCache(file: string): CachedModule {
@@ -93,13 +148,14 @@ export function loadWithCodeCache(file: string): CachedModule {
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   const usable = cachedData !== undefined && !script.cachedDataRejected;
+  if (usable) touchCacheFile(cacheFile!);
   return {
     exports: module.exports,
     fromCache: usable,
     storeCache() {
       if (usable || cacheFile === undefined) return;
       try {
-        writeCacheFile(cacheFile, script.createCachedData());
+        writeCacheFile(cacheFile, script.createCachedData(), CODE_CACHE_ENTRIES_KEPT);
       } catch {
         // a read-only or full cache directory: the next rank compiles too
       }

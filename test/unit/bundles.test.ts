@@ -1,12 +1,12 @@
 // Unit tests of runtime/env/bundles.ts: a CommonJS file loaded twice compiles once and runs from
 // V8's cached code the second time, with the same exports; a changed file gets a fresh entry, and a
 // cache directory that cannot be written costs nothing but the cache. bundleStale compares a bundle
-// with the inputs its manifest lists.
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+// with the inputs its manifest lists. A cache directory keeps only its most recently used entries.
+import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bundleStale, loadWithCodeCache, tsmpiCacheDir } from '../../runtime/env/bundles.js';
+import { bundleStale, loadWithCodeCache, touchCacheFile, tsmpiCacheDir, writeCacheFile } from '../../runtime/env/bundles.js';
 
 let dir: string;
 let savedCacheHome: string | undefined;
@@ -79,5 +79,52 @@ describe('bundleStale', () => {
     expect(bundleStale(bundle)).toBe(false);
     utimesSync(input, new Date(), new Date(Date.now() + 60_000));
     expect(bundleStale(bundle)).toBe(true);
+  });
+});
+
+describe('cache directories keep their most recently used entries', () => {
+  const DAY_S = 24 * 60 * 60;
+  /** Writes entry `name`, then dates it `ageDays` back (its last use). */
+  function entryUsedDaysAgo(cache: string, name: string, ageDays: number, keep: number): string {
+    const path = join(cache, name);
+    writeCacheFile(path, name, keep);
+    const when = Date.now() / 1000 - ageDays * DAY_S;
+    utimesSync(path, when, when);
+    return path;
+  }
+
+  it('a write removes the least recently used files beyond the limit, never the new one', () => {
+    const cache = join(tsmpiCacheDir(), 'kind');
+    for (let i = 0; i < 6; i++) entryUsedDaysAgo(cache, `old-${i}`, 10 + i, 100);
+    expect(readdirSync(cache)).toHaveLength(6);
+    writeCacheFile(join(cache, 'new'), 'x', 4);
+    expect(readdirSync(cache).sort()).toEqual(['new', 'old-0', 'old-1', 'old-2']);
+  });
+
+  it('an entry marked as used survives pruning; a fresh one is not rewritten by the mark', () => {
+    const cache = join(tsmpiCacheDir(), 'kind');
+    const used = entryUsedDaysAgo(cache, 'used-long-ago', 30, 100);
+    for (let i = 0; i < 3; i++) entryUsedDaysAgo(cache, `recent-${i}`, 1 + i, 100);
+    touchCacheFile(used);
+    expect(Date.now() - statSync(used).mtimeMs).toBeLessThan(60_000);
+    writeCacheFile(join(cache, 'new'), 'x', 3);
+    expect(readdirSync(cache).sort()).toEqual(['new', 'recent-0', 'used-long-ago']);
+
+    const fresh = entryUsedDaysAgo(cache, 'fresh', 0.5, 100);
+    const before = statSync(fresh).mtimeMs;
+    touchCacheFile(fresh); // used within the day: left as it is
+    expect(statSync(fresh).mtimeMs).toBe(before);
+    touchCacheFile(join(cache, 'missing')); // nothing to mark: no error
+  });
+
+  it('a code cache hit marks the entry as used', () => {
+    const file = writeModule('touched.cjs', 7);
+    loadWithCodeCache(file).storeCache();
+    const v8 = join(tsmpiCacheDir(), 'v8');
+    const [entry] = readdirSync(v8);
+    const longAgo = Date.now() / 1000 - 30 * DAY_S;
+    utimesSync(join(v8, entry!), longAgo, longAgo);
+    expect(loadWithCodeCache(file).fromCache).toBe(true);
+    expect(Date.now() - statSync(join(v8, entry!)).mtimeMs).toBeLessThan(60_000);
   });
 });
