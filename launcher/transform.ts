@@ -462,7 +462,7 @@ function storeBundle(script: string, outfile: string, inputs: string[]): void {
       }),
     };
     // Each file appears whole, so a concurrent job never reads half of one.
-    writeCacheFile(`${base}.mjs`, readFileSync(outfile), BUNDLE_CACHE_FILES_KEPT);
+    writeCacheFile(`${base}.mjs`, readFileSync(outfile));
     writeCacheFile(`${base}.json`, JSON.stringify(manifest), BUNDLE_CACHE_FILES_KEPT);
   } catch {
     // A cache that cannot be written only costs the next job a rebuild.

@@ -72,16 +72,17 @@ export function cacheFileFor(kind: string, file: string, extension: string): str
 
 /**
  * Writes a cache entry whole: processes writing the same entry at once (ranks starting together, on
- * one host or several sharing a home directory) each rename their own complete file into place. Then
- * the directory keeps its `keep` most recently used files (by modification time; see touchCacheFile).
+ * one host or several sharing a home directory) each rename their own complete file into place. Then,
+ * given `keep` (once an entry's last file is written), the directory keeps its `keep` most recently used
+ * files (by modification time; see touchCacheFile).
  */
-export function writeCacheFile(path: string, data: string | Uint8Array, keep: number): void {
+export function writeCacheFile(path: string, data: string | Uint8Array, keep?: number): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${hostname()}.${process.pid}`;
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
-  pruneCacheDir(dir, keep);
+  if (keep !== undefined) pruneCacheDir(dir, keep);
 }
 
 /** How stale a used entry's modification time may get before touchCacheFile renews it. */

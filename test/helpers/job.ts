@@ -396,6 +396,20 @@ export function linesOf(text: string): string[] {
   return lines;
 }
 
+/** The lines of `text` that are JSON objects (what report-printing fixtures write), parsed. */
+export function jsonReports<T>(text: string): T[] {
+  return linesOf(text).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as T);
+}
+
+/** The kernel's transparent huge page mode ('always', 'madvise', 'never'), undefined where unknown. */
+export function transparentHugePagesMode(): string | undefined {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs the test's checks on a job, then `assertNothingLeft` whatever happened. If both fail, the checks'
  * error is thrown with the leftovers added to its message (neither hides the other).

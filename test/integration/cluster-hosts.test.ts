@@ -9,9 +9,10 @@
 // Every job gets its own TMPDIR, passed to the remote ranks with -x TMPDIR, so the /proc scan finds every
 // process of the job on every host (the hosts share this machine's process table) and the remote ranks'
 // private directories land where the check looks.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonReports, transparentHugePagesMode } from '../helpers/job.js';
 import {
   LAUNCHER, REPO, SETUP_TIMEOUT_MS, describeRun, infra, leftBehind, requireRoot, runWithTmp, sortedLines, startNsCluster,
   type NsCluster, type RunOptions, type RunResult,
@@ -19,8 +20,7 @@ import {
 
 const WHERE = join(REPO, 'test', 'fixtures', 'cluster', 'where.ts');
 const MALLOC_PAGES = join(REPO, 'test', 'fixtures', 'p2p', 'malloc-pages.ts');
-const THP_MODE = existsSync('/sys/kernel/mm/transparent_hugepage/enabled')
-  ? /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] : undefined;
+const THP_MODE = transparentHugePagesMode();
 let cluster: NsCluster;
 const [h1, h2, h3] = ['10.211.0.1', '10.211.0.2', '10.211.0.3'];
 
@@ -64,9 +64,9 @@ describe('ranks on other hosts', () => {
     const r = await tsmpirun(cluster.sshAgent, ['--host', `${h1}:1,${h2}:1`, MALLOC_PAGES]);
     const why = describeRun('malloc settings over ssh', r);
     expect(r.code, why).toBe(0);
-    const reports = sortedLines(r.stdout, /^\{/).map((l) => JSON.parse(l) as { rank: number; tunables: string | null; hugeKiB: number });
-    expect(reports.map((x) => x.rank), why).toEqual([0, 1]);
-    const remote = reports[1]!;
+    const reports = jsonReports<{ rank: number; tunables: string | null; hugeKiB: number }>(r.stdout);
+    expect(reports.map((x) => x.rank).sort(), why).toEqual([0, 1]);
+    const remote = reports.find((x) => x.rank === 1)!;
     expect(remote.tunables, why).toBe('glibc.malloc.hugetlb=1');
     if (THP_MODE === 'madvise' || THP_MODE === 'always') expect(remote.hugeKiB, why).toBeGreaterThanOrEqual(32 * 1024);
     await expectNothingLeft(r);

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  BIN_LAUNCHER, checkThenNothingLeft, disposeAllJobs, findProcessesMentioning, fixture, linesOf, REPO, runJob, startJob,
+  BIN_LAUNCHER, checkThenNothingLeft, disposeAllJobs, findProcessesMentioning, fixture, jsonReports, linesOf, REPO, runJob, startJob,
+  transparentHugePagesMode,
 } from '../helpers/job.js';
 
 const BEHAVE = fixture('p2p/behave.ts');
@@ -136,14 +137,11 @@ describe('malloc settings', () => {
   // tunables, unless the user set that tunable. The fixture measures what the kernel did with a 64 MiB
   // buffer, so this checks the effect, not only the variable.
   const MALLOC_PAGES = fixture('p2p/malloc-pages.ts');
-  const thpMode = existsSync('/sys/kernel/mm/transparent_hugepage/enabled')
-    ? /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] : undefined;
+  const thpMode = transparentHugePagesMode();
 
   async function reportsWith(tunables: string | undefined) {
     const run = await runJob({ np: 2, script: MALLOC_PAGES, env: { GLIBC_TUNABLES: tunables } });
-    const reports = linesOf(run.stdout).filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { rank: number; tunables: string | null; hugeKiB: number });
-    return { run, reports };
+    return { run, reports: jsonReports<{ rank: number; tunables: string | null; hugeKiB: number }>(run.stdout) };
   }
 
   it('ranks allocate large buffers in huge pages, keeping the user\'s other tunables', async () => {
@@ -202,10 +200,10 @@ describe('NODE_EXTRA_CA_CERTS', () => {
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     const run = await runJob({ np: 2, script: TRUST, args: [String(port)], launcherArgs, launcher, env: { NODE_EXTRA_CA_CERTS: extra, XDG_CACHE_HOME: join(dir, 'cache') } });
-    const reports = linesOf(run.stdout).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as {
+    const reports = jsonReports<{
       rank: number; verdict: string; sees: string | null; startedWith: string | null; leftover: string | null;
       launcher: { startedWith: string | null; userValue: string | null };
-    });
+    }>(run.stdout);
     return { run, extra, reports };
   }
 
