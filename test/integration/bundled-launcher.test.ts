@@ -4,9 +4,12 @@
 // nothing; a script new to the bundle cache is built with esbuild (loaded through require: the cached
 // launcher cannot import()); the results are the same each time, and nothing is left behind. The
 // bundled runtime's lazily loaded msgpackr extractor decodes strings alike before and after it loads.
+// Ranks import the same names that the package's types declare.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { assertNothingLeft, BUNDLED_LAUNCHER, disposeAllJobs, linesOf, REPO, runJob, type JobOptions } from '../helpers/job.js';
 
@@ -84,6 +87,28 @@ describe('dist/tsmpirun.js with an empty cache directory, then with its caches',
     ].join('\n'));
     const r = await run({ np: 2, script: strings });
     expect(linesOf(r.stdout)).toEqual(['intact 40, native at start false, at end true']);
+  });
+
+  it('ranks import the names the package declares: dist/tsmpi.js exports what runtime/index.ts does', async () => {
+    // package.json gives TypeScript runtime/index.ts's declarations and gives ranks dist/tsmpi.js,
+    // whose names come from runtime/library.ts (launcher/transform.ts): a name added to one only would
+    // type-check and then be missing at run time, or the reverse.
+    const names = join(scratch, 'names.ts');
+    writeFileSync(names, [
+      `import * as tsmpi from 'tsmpi';`,
+      `if (tsmpi.COMM_WORLD.rank === 0) console.log(JSON.stringify(Object.keys(tsmpi)));`,
+    ].join('\n'));
+    const r = await run({ np: 2, script: names });
+    const inRanks = JSON.parse(linesOf(r.stdout)[0]!) as string[];
+    const indexUrl = pathToFileURL(join(REPO, 'dist', 'runtime', 'index.js')).href;
+    // runtime/index.ts as tsc emits it, run alone: a job of one rank.
+    const alone = spawnSync(process.execPath, [
+      '--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(indexUrl)}))))`,
+    ], { encoding: 'utf8', timeout: 30_000 });
+    expect(alone.status, alone.stderr).toBe(0);
+    const declared = JSON.parse(alone.stdout) as string[];
+    expect(inRanks).toEqual(declared);
+    expect(declared).toEqual(expect.arrayContaining(['COMM_WORLD', 'COMM_SELF', 'finalize', 'Comm', 'SUM', 'Request', 'TsmpiError']));
   });
 
   it('usage errors still exit 2 with a message', async () => {
