@@ -4,7 +4,8 @@
 // with it measurement by measurement (which of the two goes first alternates per repetition), so a
 // machine busy with other work slows both alike. Each row reports the median over repetitions of
 // ours and of the floor, and the median of the per-repetition ratios. See bench/README.md for what
-// each row means.
+// each row means. `--only algorithms` instead times every algorithm of a collective against the one
+// runtime/coll/select.ts picks, to check its crossovers on the machine at hand.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FloorPair, type FloorMode } from './floor.js';
 import { SUM, typedKernel } from '../runtime/coll/ops.js';
+import { COLL_ALGORITHMS, type CollName } from '../runtime/coll/select.js';
+import { isPowerOfTwo } from '../runtime/coll/topology.js';
 import { dtypeOf } from '../runtime/wire/dtype.js';
 import { KiB, MiB, P2P_SIZES, median, now, sizeLabel, streamWindow } from './lib.js';
 import type { P2pCommand } from './ranks/p2p.js';
@@ -33,8 +36,10 @@ const LAUNCHER = ((): string => {
 function tsmpirun(args: string[]): [string, string[]] {
   return LAUNCHER.endsWith('.js') ? [process.execPath, [LAUNCHER, ...args]] : [LAUNCHER, args];
 }
-const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'launch', 'auc'] as const;
+const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'launch', 'auc', 'algorithms'] as const;
 type Group = (typeof GROUPS)[number];
+/** What runs without --only: everything but `algorithms`, which checks select.ts rather than measuring us. */
+const DEFAULT_GROUPS = GROUPS.filter((g) => g !== 'algorithms');
 
 // ------------------------------------------------------------------------------------------------
 // Options
@@ -46,15 +51,17 @@ interface Options {
   budget: number;
   withOpenmpi: boolean;
   out: string;
-  /** Point-to-point sizes to run (default: all of P2P_SIZES; --quick drops 256 MiB). */
+  /** Point-to-point sizes to run (default: all of P2P_SIZES; --quick drops 256 MiB), and the algorithms group's. */
   sizes: number[] | undefined;
+  /** The algorithms group's collectives (default: all of ALGORITHM_CASES). */
+  collectives: string[] | undefined;
 }
 
 function usage(error?: string): never {
   if (error) process.stderr.write(`bench: ${error}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--quick] [--only GROUP[,GROUP…]] [--sizes 8,1K,16M…] [--reps N] [--budget SECONDS] [--with-openmpi] [--out FILE]\n' +
-    `groups: ${GROUPS.join(', ')}\n`,
+    'usage: npm run bench -- [--quick] [--only GROUP[,GROUP…]] [--sizes 8,1K,16M…] [--collectives bcast,allreduce,alltoall,allgather] [--reps N] [--budget SECONDS] [--with-openmpi] [--out FILE]\n' +
+    `groups: ${DEFAULT_GROUPS.join(', ')} (the default), algorithms (only when named)\n`,
   );
   process.exit(error ? 2 : 0);
 }
@@ -67,7 +74,7 @@ function parseSize(text: string): number {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, only: new Set(GROUPS), reps: 0, budget: 0, withOpenmpi: false, out: join(ROOT, 'bench', 'results', 'latest.json'), sizes: undefined };
+  const o: Options = { quick: false, only: new Set(DEFAULT_GROUPS), reps: 0, budget: 0, withOpenmpi: false, out: join(ROOT, 'bench', 'results', 'latest.json'), sizes: undefined, collectives: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -81,6 +88,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--budget') o.budget = Number(value());
     else if (a === '--out') o.out = value();
     else if (a === '--sizes') o.sizes = value().split(',').map(parseSize);
+    else if (a === '--collectives') o.collectives = value().split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown option ${a}`);
   }
@@ -423,6 +431,62 @@ async function collGroup(rep: number, p: number, floor: FloorPair, job: CommandJ
 }
 
 // ------------------------------------------------------------------------------------------------
+// Algorithms (run only when named: --only algorithms): every algorithm of a collective against the
+// automatic choice (runtime/coll/select.ts), at sizes on both sides of its crossovers, on 2 to 4 ranks.
+// The row's "ours" is the forced algorithm (TSMPI_COLL_<COLLECTIVE>), its "floor" the automatic choice
+// measured next to it; a ratio clearly below 1 is a size at which select.ts picks the slower one.
+
+interface AlgorithmCase { coll: CollName; op: CollCommand['op']; sizes: number[] }
+const ALGORITHM_CASES: AlgorithmCase[] = [
+  // bytes of the buffer (crossovers: BCAST_SHORT_MSG_BYTES, BCAST_MIN_PROCS)
+  { coll: 'bcast', op: 'Bcast', sizes: [4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB, 8 * MiB] },
+  // bytes of the Float64Array (ALLREDUCE_SHORT_MSG_BYTES, ALLREDUCE_RING_MIN_BYTES)
+  { coll: 'allreduce', op: 'Allreduce', sizes: [2 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB, 8 * MiB] },
+  // bytes each rank sends in all, a block per rank (ALLTOALL_MEDIUM_MSG_BYTES is per block)
+  { coll: 'alltoall', op: 'Alltoall', sizes: [4 * KiB, 32 * KiB, 128 * KiB, 512 * KiB, 2 * MiB] },
+  // bytes gathered on each rank (ALLGATHER_SHORT_MSG_BYTES, ALLGATHER_LONG_MSG_BYTES)
+  { coll: 'allgather', op: 'Allgather', sizes: [8 * KiB, 64 * KiB, 256 * KiB, MiB, 4 * MiB] },
+];
+const ALGORITHM_RANKS = [2, 3, 4];
+
+/** The cases --collectives names (all by default); a usage error for a name without one. */
+function algorithmCases(): AlgorithmCase[] {
+  for (const name of opts.collectives ?? []) if (!ALGORITHM_CASES.some((c) => c.coll === name)) usage(`--collectives: no case for ${name}`);
+  return ALGORITHM_CASES.filter((c) => !opts.collectives || opts.collectives.includes(c.coll));
+}
+
+async function algorithmsGroup(): Promise<void> {
+  const budget = opts.budget;
+  const cases = algorithmCases();
+  for (const np of ALGORITHM_RANKS) {
+    for (const c of cases) {
+      // Forced recursive doubling allgather runs Bruck on other sizes (select.ts APPLICABLE): not a row of its own.
+      const algorithms = COLL_ALGORITHMS[c.coll].filter((a) => !(a === 'recursive_doubling' && c.coll === 'allgather' && !isPowerOfTwo(np)));
+      const auto = new CommandJob(np, 'coll');
+      const forced = algorithms.map((algorithm) => ({ algorithm, job: new CommandJob(np, 'coll', { [`TSMPI_COLL_${c.coll.toUpperCase()}`]: algorithm }) }));
+      const timeOf = async (job: CommandJob, size: number) => (await job.run<{ perIteration: number }>({ op: c.op, size, budget } satisfies CollCommand)).perIteration;
+      for (let rep = 0; rep < opts.reps; rep++) {
+        log(`bench: algorithms, ${c.op} on ${np} ranks, repetition ${rep + 1} of ${opts.reps}`);
+        for (const size of opts.sizes ?? c.sizes) {
+          const times = new Map<string, number>();
+          let autoTime = 0;
+          await interleaved(rep,
+            async () => { autoTime = await timeOf(auto, size); },
+            async () => { for (const f of forced) times.set(f.algorithm, await timeOf(f.job, size)); });
+          for (const f of forced) {
+            const r = row('algorithms', `${c.op} np=${np} ${f.algorithm}`, size, 'latency', 'automatic choice');
+            r.ours.push(times.get(f.algorithm)!);
+            r.floor.push(autoTime);
+          }
+          log(`  ${c.op} np=${np} ${sizeLabel(size)}: auto ${fmt(autoTime, 'latency')}, ${forced.map((f) => `${f.algorithm} ${fmt(times.get(f.algorithm)!, 'latency')}`).join(', ')}`);
+        }
+      }
+      await Promise.all([auto, ...forced.map((f) => f.job)].map((j) => j.close()));
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
 // Launch time, memory, and a compute-bound job against C + MPI
 
 function wall(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ seconds: number; stdout: string; code: number | null }> {
@@ -575,6 +639,7 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   log(`bench: ${opts.reps} repetitions, budget ${opts.budget} s per measurement, groups ${[...opts.only].join(', ')}${opts.quick ? ' (quick: no 256 MiB)' : ''}`);
   const has = (g: Group) => opts.only.has(g);
+  if (has('algorithms')) algorithmCases(); // option errors before anything runs
   const tmp = mkdtempSync(join(tmpdir(), 'tsmpi-bench-'));
   try {
     const unixFloor = has('p2p') || has('stream') || has('coll') ? await FloorPair.start('unix') : undefined;
@@ -602,7 +667,8 @@ async function main(): Promise<void> {
       await j.run({ kind: 'typed', size: MiB, window: 1, budget: 0.05 } satisfies P2pCommand);
     }
     for (const j of [coll2, coll4]) if (j) await j.run({ op: 'Barrier', size: 0, budget: 0.05 } satisfies CollCommand);
-    for (let rep = 0; rep < opts.reps; rep++) {
+    const repeated = DEFAULT_GROUPS.some(has); // the algorithms group repeats its own measurements
+    for (let rep = 0; repeated && rep < opts.reps; rep++) {
       log(`bench: repetition ${rep + 1} of ${opts.reps}`);
       if (has('p2p')) await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!, deliveringFloor);
       if (has('stream')) await streamGroup(rep, unixFloor!, p2pJob!);
@@ -614,6 +680,7 @@ async function main(): Promise<void> {
       if (has('launch')) await launchGroup(rep);
       if (has('auc')) await aucGroup(rep, mpi);
     }
+    if (has('algorithms')) await algorithmsGroup();
     await Promise.all([p2pJob, tcpJob, coll2, coll4].map((j) => j?.close()));
     for (const f of [unixFloor, tcpFloor, deliveringFloor]) f?.close();
   } finally {
@@ -625,7 +692,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${text}\n\n`);
   const failed = summaries.filter((s) => s.pass === false).length;
   const judged = summaries.filter((s) => s.pass !== undefined).length;
-  process.stdout.write(`${judged - failed} of ${judged} targets met; medians of ${opts.reps} interleaved repetitions; ratio = median of per-repetition ours/floor.\n`);
+  const verdict = judged > 0 ? `${judged - failed} of ${judged} targets met` : 'no targets in these groups';
+  process.stdout.write(`${verdict}; medians of ${opts.reps} interleaved repetitions; ratio = median of per-repetition ours/floor.\n`);
   let commit = '';
   try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { /* not a clone */ }
   const result = {

@@ -9,12 +9,16 @@
 //       Bcast       Uint8Array of `size` bytes from root 0
 //       Barrier
 //       Alltoall    a Uint8Array of `size` bytes per rank, cut into comm.size blocks
+//       Allgather   a block of size / comm.size bytes from every rank, `size` bytes gathered on each
+//
+// Every collective runs the algorithm runtime/coll/select.ts picks, unless the job's environment forces
+// one (TSMPI_COLL_<COLLECTIVE>=<algorithm>; the driver's `algorithms` group does).
 import { COMM_WORLD as comm, SUM } from 'tsmpi';
 import { WARM_SECONDS, iterationsFor, now, warmIterations } from '../lib.js';
 import { serveCommands } from './serve.js';
 
 export interface CollCommand {
-  op: 'Allreduce' | 'allreduce' | 'Bcast' | 'Barrier' | 'Alltoall' | 'quit';
+  op: 'Allreduce' | 'allreduce' | 'Bcast' | 'Barrier' | 'Alltoall' | 'Allgather' | 'quit';
   size: number;
   budget: number;
 }
@@ -43,6 +47,11 @@ function body(cmd: CollCommand): Body {
       const block = Math.floor(size / comm.size);
       const send = new Uint8Array(block * comm.size), recv = new Uint8Array(block * comm.size);
       return async (n) => { for (let i = 0; i < n; i++) await comm.Alltoall(send, recv); };
+    }
+    case 'Allgather': {
+      const block = Math.floor(size / comm.size);
+      const send = new Uint8Array(block), recv = new Uint8Array(block * comm.size);
+      return async (n) => { for (let i = 0; i < n; i++) await comm.Allgather(send, recv); };
     }
     default:
       throw new Error(`unknown op ${cmd.op}`);
