@@ -1,5 +1,5 @@
 // Which algorithm each collective runs: a table by communicator size and message size (MPICH's
-// default crossovers to start with; the named constants below are what benchmarks will tune), with
+// default crossovers, checked on this machine by the bench's algorithms group; one re-measured), with
 // an environment override per collective so that each algorithm can be run and tested on its own:
 //
 //   TSMPI_COLL_<COLLECTIVE>=<algorithm>|auto      e.g. TSMPI_COLL_ALLREDUCE=ring
@@ -38,6 +38,14 @@ export type CollName = keyof typeof COLL_ALGORITHMS;
 export type AlgorithmOf<C extends CollName> = (typeof COLL_ALGORITHMS)[C][number];
 
 // Crossovers (bytes). MPICH's CVAR defaults unless noted (ALLREDUCE_SHORT_MSG_BYTES is measured).
+// `npm run bench -- --only algorithms` times every algorithm against the automatic choice on 2, 3 and 4
+// ranks. On this 2-core machine (5 repetitions) it confirmed the Bcast, Alltoall and ring choices below:
+// scatter + allgather Bcast was slower than binomial at every size from 4 KiB to 8 MiB but one tie
+// (3 ranks, 256 KiB), up to 9.5× at 4 KiB; ring Allreduce never beat Rabenseifner beyond noise; Alltoall's
+// pairwise and scattered stayed within noise of each other. Recursive-doubling Allgather beat ring on 4
+// ranks at 1 and 4 MiB (0.83×, 0.78×), but on two cores fewer rounds win by themselves, so MPICH's
+// long-message choice stays until a real cluster says otherwise. Communicators of 8 ranks and more
+// cannot be measured on 2 cores.
 /** Bcast: binomial below this many bytes (MPIR_CVAR_BCAST_SHORT_MSG_SIZE)… */
 export const BCAST_SHORT_MSG_BYTES = 12288;
 /** …or on fewer ranks than this (MPIR_CVAR_BCAST_MIN_PROCS); scatter + allgather otherwise. */
@@ -45,15 +53,18 @@ export const BCAST_MIN_PROCS = 8;
 /** Reduce: binomial up to this many bytes (MPIR_CVAR_REDUCE_SHORT_MSG_SIZE), Rabenseifner above. */
 export const REDUCE_SHORT_MSG_BYTES = 2048;
 /**
- * Allreduce: recursive doubling up to this many bytes, Rabenseifner above. Measured (bench-style loop,
- * Float64Array SUM, this 2-core machine), median µs per call, recursive doubling / Rabenseifner:
- *   np=2:  2 KiB 40/68, 16 KiB 47/83, 64 KiB 66/69, 256 KiB 193/111
- *   np=4:  2 KiB 100/154, 16 KiB 129/195, 64 KiB 267/274, 256 KiB 711/613
- * so the crossover sits between 16 and 64 KiB (MPICH's MPIR_CVAR_ALLREDUCE_SHORT_MSG_SIZE is 2048:
- * here each extra step costs more than the bytes it saves until ~64 KiB).
+ * Allreduce: recursive doubling up to this many bytes, Rabenseifner above. Measured with
+ * `npm run bench -- --only algorithms --collectives allreduce --sizes 32K,48K,64K,96K,128K,192K,256K`
+ * (Float64Array SUM, 5 repetitions), median µs per call, recursive doubling / Rabenseifner:
+ *   np=2:  32 KiB 52/111, 64 KiB 66/95, 96 KiB 87/130, 128 KiB 102/95, 256 KiB 193/146
+ *   np=3:  32 KiB 145/288, 64 KiB 164/293, 96 KiB 208/333, 128 KiB 249/337, 256 KiB 452/397
+ *   np=4:  32 KiB 227/312, 64 KiB 291/351, 96 KiB 354/427, 128 KiB 469/396, 256 KiB 871/591
+ * Recursive doubling wins on every size up to 96 KiB, and from 128 KiB on it loses on 2 or 4 ranks.
+ * (MPICH's MPIR_CVAR_ALLREDUCE_SHORT_MSG_SIZE is 2048. Here each extra round of Rabenseifner costs
+ * more than the bytes it saves until ~100 KiB. An earlier measurement put the crossover at 32 KiB.)
  */
-export const ALLREDUCE_SHORT_MSG_BYTES = 32768;
-/** Allreduce: ring from this many bytes (commutative ops). Off, as in MPICH's default selection, until benchmarks say otherwise. */
+export const ALLREDUCE_SHORT_MSG_BYTES = 96 * 1024;
+/** Allreduce: ring from this many bytes (commutative ops). Off, as in MPICH's default selection: the bench never saw it win beyond noise. */
 export const ALLREDUCE_RING_MIN_BYTES = Number.POSITIVE_INFINITY;
 /** Allgather (total bytes): Bruck below this on non-power-of-two sizes (MPIR_CVAR_ALLGATHER_SHORT_MSG_SIZE)… */
 export const ALLGATHER_SHORT_MSG_BYTES = 81920;
