@@ -462,11 +462,13 @@ async function algorithmsGroup(): Promise<void> {
     for (const c of cases) {
       // Forced recursive doubling allgather runs Bruck on other sizes (select.ts APPLICABLE): not a row of its own.
       const algorithms = COLL_ALGORITHMS[c.coll].filter((a) => !(a === 'recursive_doubling' && c.coll === 'allgather' && !isPowerOfTwo(np)));
-      const auto = new CommandJob(np, 'coll');
-      const forced = algorithms.map((algorithm) => ({ algorithm, job: new CommandJob(np, 'coll', { [`TSMPI_COLL_${c.coll.toUpperCase()}`]: algorithm }) }));
       const timeOf = async (job: CommandJob, size: number) => (await job.run<{ perIteration: number }>({ op: c.op, size, budget } satisfies CollCommand)).perIteration;
       for (let rep = 0; rep < opts.reps; rep++) {
         log(`bench: algorithms, ${c.op} on ${np} ranks, repetition ${rep + 1} of ${opts.reps}`);
+        // New jobs every repetition: where the scheduler puts a job's ranks on the cores stays with the
+        // job and made one job up to 30% slower than another running the same algorithm.
+        const auto = new CommandJob(np, 'coll');
+        const forced = algorithms.map((algorithm) => ({ algorithm, job: new CommandJob(np, 'coll', { [`TSMPI_COLL_${c.coll.toUpperCase()}`]: algorithm }) }));
         for (const size of opts.sizes ?? c.sizes) {
           const times = new Map<string, number>();
           let autoTime = 0;
@@ -480,8 +482,8 @@ async function algorithmsGroup(): Promise<void> {
           }
           log(`  ${c.op} np=${np} ${sizeLabel(size)}: auto ${fmt(autoTime, 'latency')}, ${forced.map((f) => `${f.algorithm} ${fmt(times.get(f.algorithm)!, 'latency')}`).join(', ')}`);
         }
+        await Promise.all([auto, ...forced.map((f) => f.job)].map((j) => j.close()));
       }
-      await Promise.all([auto, ...forced.map((f) => f.job)].map((j) => j.close()));
     }
   }
 }
