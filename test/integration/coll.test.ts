@@ -25,10 +25,14 @@ const GROUPS = ['objects', 'typed', 'ops', 'vector', 'float', 'errors', 'isolati
 const LITE_GROUPS = GROUPS.map((g) => (g === 'ops' ? 'ops-lite' : g));
 
 type Env = Record<string, string>;
+/** Messages over 64 KiB by rendezvous: the default eager limit is larger than the tests' long messages. */
+const RENDEZVOUS_FROM_64K: Env = { TSMPI_EAGER_LIMIT: '65536' };
 
 /**
  * Configuration k forces, for every collective, its k-th algorithm (cycling through shorter lists), so
- * that max(list lengths) configurations run every algorithm of every collective at least once.
+ * that max(list lengths) configurations run every algorithm of every collective at least once. They also
+ * lower the eager limit to 64 KiB (RENDEZVOUS_FROM_64K), so that the suite's long messages (80 KB views,
+ * 100 000-character strings) go by rendezvous there, and by eager sends under the default limit.
  */
 function forcedConfigurations(): { name: string; env: Env }[] {
   const most = Math.max(...Object.values(COLL_ALGORITHMS).map((a) => a.length));
@@ -40,7 +44,7 @@ function forcedConfigurations(): { name: string; env: Env }[] {
       env[`TSMPI_COLL_${coll.toUpperCase()}`] = algorithm;
       if (algorithms.length > 1) names.push(`${coll}=${algorithm}`);
     }
-    return { name: names.join(' '), env };
+    return { name: `${names.join(' ')} TSMPI_EAGER_LIMIT=65536`, env: { ...env, ...RENDEZVOUS_FROM_64K } };
   });
 }
 
@@ -229,11 +233,11 @@ describe('a buffer length that does not fit on one rank fails the call and never
   });
 
   it('Reduce_scatter_block on 8 ranks, pairwise forced everywhere: rendezvous sends to a rank that gave up', async () => {
-    await expectFailsWithoutHanging(8, ['Reduce_scatter_block'], last(8), { TSMPI_COLL_REDUCE_SCATTER_BLOCK: 'pairwise' });
+    await expectFailsWithoutHanging(8, ['Reduce_scatter_block'], last(8), { TSMPI_COLL_REDUCE_SCATTER_BLOCK: 'pairwise', ...RENDEZVOUS_FROM_64K });
   });
 
   it('Gather on 2 ranks, the root\'s recvbuf too small, 160 KB blocks (rendezvous sends to the root)', async () => {
-    await expectFailsWithoutHanging(2, ['Gather (root recvbuf too small)'], () => 0);
+    await expectFailsWithoutHanging(2, ['Gather (root recvbuf too small)'], () => 0, RENDEZVOUS_FROM_64K);
   });
 
   it('Bcast with the same algorithm everywhere, Allreduce, Alltoall, Gather with short blocks, on 8 ranks', async () => {

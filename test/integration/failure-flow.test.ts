@@ -48,16 +48,17 @@ it(`${GIB} GiB in ${MSG / 1024} KiB messages to a late receiver: sender held bac
 
 describe('a sender that ends right after its last Send (one reused buffer): every message arrives, intact, in order', () => {
   const SENDEXIT = fixture('failure/sendexit.ts');
-  const cases: { bytes: number; count: number; what: string }[] = [
+  const cases: { bytes: number; count: number; what: string; env?: Record<string, string> }[] = [
     { bytes: 1024, count: 20_000, what: '1 KiB (eager, copied)' },
-    { bytes: 20_000, count: 2000, what: '20 000 B (eager)' },
-    { bytes: 65_536, count: 2000, what: '64 KiB (eager, the largest)' },
-    { bytes: 1 << 20, count: 200, what: '1 MiB (rendezvous)' },
+    { bytes: 20_000, count: 2000, what: '20 000 B (eager, written in place)' },
+    { bytes: 65_536, count: 2000, what: '64 KiB (eager)' },
+    { bytes: 1 << 20, count: 200, what: '1 MiB (eager under the default limit)' },
+    { bytes: 1 << 20, count: 200, what: '1 MiB by rendezvous (TSMPI_EAGER_LIMIT=65536)', env: { TSMPI_EAGER_LIMIT: '65536' } },
   ];
   for (const c of cases) {
     for (const batch of [1, 32]) {
       it(`${c.count} × ${c.what}, receiver posting ${batch === 1 ? 'one Recv at a time' : `${batch} Irecv at a time`}`, async () => {
-        const result = await runJob({ np: 2, script: SENDEXIT, args: [String(c.bytes), String(c.count), '0', String(batch)], timeoutMs: 60_000 });
+        const result = await runJob({ np: 2, script: SENDEXIT, args: [String(c.bytes), String(c.count), '0', String(batch)], env: c.env, timeoutMs: 60_000 });
         const text = result.job.describe(result);
         expect(result.stdout, text).toMatch(new RegExp(`^SENT count=${c.count}$`, 'm'));
         expect(result.stdout, text).toMatch(new RegExp(`^RECEIVED count=${c.count} intact=true$`, 'm'));

@@ -29,6 +29,8 @@ interface Suite {
   np: number;
   transport: 'unix' | 'tcp';
   cases: string[];
+  /** More of the ranks' environment. */
+  env?: Record<string, string>;
 }
 
 const EVERY_CASE = [
@@ -45,7 +47,8 @@ const SUITES: Suite[] = [
     cases: ['info', 'basic', 'sendrecv', 'nonblocking', 'tag-select', 'requests', 'probe', 'wildcards', 'errors', 'ssend', 'ring', 'alltoall', 'transport'],
   },
   {
-    title: 'five ranks', np: 5, transport: 'unix',
+    // The eager limit of 64 KiB sends the cases' 512 KiB and 1 MiB messages by rendezvous; the default sends them eagerly.
+    title: 'five ranks, messages over 64 KiB by rendezvous (TSMPI_EAGER_LIMIT=65536)', np: 5, transport: 'unix', env: { TSMPI_EAGER_LIMIT: '65536' },
     cases: ['info', 'self', 'basic', 'sendrecv', 'nonblocking', 'tag-select', 'requests', 'probe', 'wildcards', 'zero', 'kinds', 'objects', 'larger', 'errors', 'ssend', 'ring', 'alltoall', 'rendezvous'],
   },
   {
@@ -66,7 +69,7 @@ for (const suite of SUITES) {
     let run: CaseRun;
     beforeAll(async () => {
       run = await runCases(suite.np, suite.cases, {
-        env: suite.transport === 'tcp' ? { TSMPI_TRANSPORT: 'tcp' } : {},
+        env: { ...(suite.transport === 'tcp' ? { TSMPI_TRANSPORT: 'tcp' } : {}), ...suite.env },
         timeoutMs: 60_000,
       });
     }, 70_000);
