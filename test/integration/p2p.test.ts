@@ -49,7 +49,7 @@ const SUITES: Suite[] = [
   {
     // The eager limit of 64 KiB sends the cases' 512 KiB and 1 MiB messages by rendezvous; the default sends them eagerly.
     title: 'five ranks, messages over 64 KiB by rendezvous (TSMPI_EAGER_LIMIT=65536)', np: 5, transport: 'unix', env: { TSMPI_EAGER_LIMIT: '65536' },
-    cases: ['info', 'self', 'basic', 'sendrecv', 'nonblocking', 'tag-select', 'requests', 'probe', 'wildcards', 'zero', 'kinds', 'objects', 'larger', 'errors', 'ssend', 'ring', 'alltoall', 'rendezvous'],
+    cases: ['info', 'self', 'basic', 'sendrecv', 'nonblocking', 'tag-select', 'requests', 'probe', 'wildcards', 'order', 'zero', 'kinds', 'objects', 'larger', 'errors', 'ssend', 'ring', 'alltoall', 'rendezvous'],
   },
   {
     title: 'eight ranks', np: 8, transport: 'unix',
