@@ -1,7 +1,7 @@
 // The point-to-point engine of one rank: sends and receives between world ranks, on any context.
 //
 // Protocols (chosen per message by its encoded size):
-//  - eager (size <= eagerLimit, 1 MiB by default): header and payload go out at once. Up to
+//  - eager (size <= eagerLimit, 2 MiB by default): header and payload go out at once. Up to
 //    EAGER_COPY_MAX_BYTES they are copied into one frame and the send completes when the frame reached
 //    the kernel; larger eager payloads are written in place (header + payload views, writev) and the
 //    send completes when the socket took them. The receiver matches an eager message at its header, so
