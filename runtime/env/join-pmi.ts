@@ -8,6 +8,8 @@
 //    there as on tsmpirun's pipe. The engine needs the secret only to authenticate connections, and no
 //    peer can know an address before the fence, so ranks other than 0 start with a random placeholder
 //    and receive the real secret after the fence (written into the same buffer the transport holds).
+//    A peer that is quicker may connect before this rank has the secret: its proof waits for it
+//    (Transport's `secretReady`) rather than fail against the placeholder.
 // Each peer is then reached by its Unix socket when it runs on this host (same host name and boot id)
 // and by TCP otherwise. Aborts go to the PMI launcher (Hydra ends the job with the code; srun kills the
 // step, exit status 137); a rank exiting non-zero aborts the job likewise; a rank that ends normally
@@ -141,7 +143,11 @@ export async function joinPmiJob(
   const { rank, size } = pmi;
   // Ranks other than 0 hold a random placeholder until the fence delivers rank 0's secret.
   const secret = randomBytes(SECRET_BYTES);
-  const engine = new Engine({ rank, size, secret, eagerLimit: limits.eagerLimit, maxMessageBytes: limits.maxMessageBytes });
+  let secretSet!: () => void;
+  let secretMissing!: (e: Error) => void;
+  const secretReady = rank === 0 ? undefined : new Promise<void>((resolve, reject) => { secretSet = resolve; secretMissing = reject; });
+  secretReady?.catch(() => undefined); // a rank without the secret fails at the join; held proofs are dropped
+  const engine = new Engine({ rank, size, secret, secretReady, eagerLimit: limits.eagerLimit, maxMessageBytes: limits.maxMessageBytes });
 
   let finalizing: Promise<void> | undefined;
   const finalizeOnce = (): Promise<void> => (finalizing ??= pmi.finalize().catch(() => undefined));
@@ -194,9 +200,12 @@ export async function joinPmiJob(
   if (rank !== 0) {
     const shared = await pmi.get(SECRET_KEY, 0);
     if (shared === undefined || !/^[0-9a-f]+$/.test(shared) || shared.length !== SECRET_BYTES * 2) {
-      throw tsmpiError('TSMPI_ERR_AUTH', 'PMI: rank 0 published no job secret');
+      const missing = tsmpiError('TSMPI_ERR_AUTH', 'PMI: rank 0 published no job secret');
+      secretMissing(missing);
+      throw missing;
     }
     secret.set(Buffer.from(shared, 'hex'));
+    secretSet();
   }
   const addresses: string[] = new Array(size).fill('');
   for (let peer = 0; peer < size; peer++) {

@@ -39,6 +39,8 @@ export interface EngineOptions {
   rank: number;
   size: number;
   secret: Uint8Array;
+  /** Settles once `secret` holds the job's secret, when it is filled in after the engine starts (PMI jobs). */
+  secretReady?: Promise<void>;
   /** Messages up to this many encoded bytes are sent eagerly. */
   eagerLimit: number;
   /** Largest message a peer may announce. */
@@ -234,7 +236,7 @@ export class Engine {
         onConnection: (peer, conn) => this.adoptConnection(peer, conn),
         onConnectFailed: (peer, error) => this.linkLost(this.link(peer),
           tsmpiError('TSMPI_ERR_PEER_LOST', `cannot connect to rank ${peer}: ${error.message}`, error)),
-      });
+      }, opts.secretReady);
     }
   }
 

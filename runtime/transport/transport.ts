@@ -22,26 +22,29 @@ export interface ConnectionHandler {
   onConnection(peer: number, conn: Connection, outgoing: boolean): void;
   /** An outgoing connection could not be made or was refused. */
   onConnectFailed(peer: number, error: Error): void;
+  /** A proof arrived while the secret was still to come (see Transport's `secretReady`); it waits for it. */
+  onProofBeforeSecret?(): void;
 }
 
 /**
  * Reads exactly `count` bytes from a fresh connection, then calls `done` (with undefined on close,
- * error or timeout). Bytes read past `count` go to the reader `done` installed.
+ * error or timeout). Bytes read past `count` (the peer may write its first messages right behind its
+ * proof) come as `rest`, a copy: the caller hands them to the connection's next reader once it has one.
  */
-function readExactly(conn: Connection, count: number, done: (bytes: Buffer | undefined) => void): void {
+function readExactly(conn: Connection, count: number, done: (bytes: Buffer | undefined, rest?: Uint8Array) => void): void {
   const bytes = Buffer.allocUnsafe(count);
   let have = 0;
   let finished = false;
   const socket = conn.socket;
   const timer = setTimeout(() => finish(undefined), HANDSHAKE_TIMEOUT_MS);
   timer.unref();
-  const finish = (result: Buffer | undefined) => {
+  const finish = (result: Buffer | undefined, rest?: Uint8Array) => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
     socket.off('close', onClose);
     socket.off('error', onClose);
-    done(result);
+    done(result, rest);
   };
   const onClose = () => finish(undefined);
   socket.on('close', onClose);
@@ -54,8 +57,8 @@ function readExactly(conn: Connection, count: number, done: (bytes: Buffer | und
       bytes.set(buf.subarray(0, take), have);
       have += take;
       if (have < count) return;
-      finish(bytes);
-      if (take < n) conn.forward(buf.subarray(take, n), n - take);
+      // A copy: `buf` may be the staging buffer, which the next read of any connection overwrites.
+      finish(bytes, take < n ? new Uint8Array(buf.subarray(take, n)) : undefined);
     },
   });
 }
@@ -74,12 +77,24 @@ export class Transport {
   /** Connections that have not yet proved the secret (closed on shutdown). */
   private readonly handshaking = new Set<net.Socket>();
 
+  /** Settled once `secret` holds the job's secret; until then proofs wait (see the constructor). */
+  private secretKnown: Promise<void> | undefined;
+
+  /**
+   * `secretReady`, when given, settles once `secret` (this very buffer, filled in later) holds the job's
+   * secret. A rank of a PMI job learns the secret from the key-value store after its peers learned its
+   * address: a peer that got further may connect first, and its proof, checked against the placeholder,
+   * would fail and its first messages be lost with the connection. Such a proof waits for the secret.
+   */
   constructor(
     private readonly rank: number,
     private readonly size: number,
     private readonly secret: Uint8Array,
     private readonly handler: ConnectionHandler,
-  ) {}
+    secretReady?: Promise<void>,
+  ) {
+    this.secretKnown = secretReady?.then(() => { this.secretKnown = undefined; });
+  }
 
   /** Starts a listener (may be called once per kind); resolves with the address peers connect to. */
   listen(spec: ListenSpec): Promise<string> {
@@ -109,15 +124,26 @@ export class Transport {
     const onError = () => socket.destroy();
     socket.on('error', onError);
     socket.write(message);
-    readExactly(conn, PROOF_BYTES, (proof) => {
-      this.handshaking.delete(socket);
-      const peer = proof && verifyProof(this.secret, nonce, this.rank, this.size, proof);
-      if (peer === undefined) {
-        socket.destroy();
-        return;
-      }
-      socket.off('error', onError);
-      this.handler.onConnection(peer, conn, false);
+    readExactly(conn, PROOF_BYTES, (proof, rest) => {
+      let held = false;
+      const verify = () => {
+        this.handshaking.delete(socket);
+        const peer = proof && !socket.destroyed ? verifyProof(this.secret, nonce, this.rank, this.size, proof) : undefined;
+        if (peer === undefined) {
+          socket.destroy();
+          return;
+        }
+        socket.off('error', onError);
+        this.handler.onConnection(peer, conn, false);
+        if (rest) conn.forward(rest, rest.length);
+        if (held) socket.resume();
+      };
+      if (!proof || !this.secretKnown) return verify();
+      // No reads until the proof is judged: nothing may reach a reader before the engine's.
+      held = true;
+      socket.pause();
+      this.handler.onProofBeforeSecret?.();
+      this.secretKnown.then(verify, () => socket.destroy());
     });
   }
 
@@ -143,7 +169,7 @@ export class Transport {
       this.handler.onConnectFailed(peer, error);
     };
     socket.once('error', fail);
-    readExactly(conn, CHALLENGE_BYTES, (challenge) => {
+    readExactly(conn, CHALLENGE_BYTES, (challenge, rest) => {
       const nonce = challenge && readChallenge(challenge);
       if (!nonce) {
         fail(tsmpiError('TSMPI_ERR_AUTH', `rank ${peer} did not answer the tsmpi handshake at ${address}`));
@@ -153,6 +179,7 @@ export class Transport {
       socket.off('error', fail);
       socket.write(makeProof(this.secret, nonce, this.rank, peer));
       this.handler.onConnection(peer, conn, true);
+      if (rest) conn.forward(rest, rest.length);
     });
   }
 
