@@ -143,10 +143,9 @@ export async function joinPmiJob(
   const { rank, size } = pmi;
   // Ranks other than 0 hold a random placeholder until the fence delivers rank 0's secret.
   const secret = randomBytes(SECRET_BYTES);
-  let secretSet!: () => void;
-  let secretMissing!: (e: Error) => void;
-  const secretReady = rank === 0 ? undefined : new Promise<void>((resolve, reject) => { secretSet = resolve; secretMissing = reject; });
-  secretReady?.catch(() => undefined); // a rank without the secret fails at the join; held proofs are dropped
+  // Settled when the real secret is in place; a rank that never gets it fails the join and exits.
+  let secretSet: (() => void) | undefined;
+  const secretReady = rank === 0 ? undefined : new Promise<void>((resolve) => { secretSet = resolve; });
   const engine = new Engine({ rank, size, secret, secretReady, eagerLimit: limits.eagerLimit, maxMessageBytes: limits.maxMessageBytes });
 
   let finalizing: Promise<void> | undefined;
@@ -200,12 +199,10 @@ export async function joinPmiJob(
   if (rank !== 0) {
     const shared = await pmi.get(SECRET_KEY, 0);
     if (shared === undefined || !/^[0-9a-f]+$/.test(shared) || shared.length !== SECRET_BYTES * 2) {
-      const missing = tsmpiError('TSMPI_ERR_AUTH', 'PMI: rank 0 published no job secret');
-      secretMissing(missing);
-      throw missing;
+      throw tsmpiError('TSMPI_ERR_AUTH', 'PMI: rank 0 published no job secret');
     }
     secret.set(Buffer.from(shared, 'hex'));
-    secretSet();
+    secretSet?.();
   }
   const addresses: string[] = new Array(size).fill('');
   for (let peer = 0; peer < size; peer++) {

@@ -143,7 +143,7 @@ export class Transport {
       held = true;
       socket.pause();
       this.handler.onProofBeforeSecret?.();
-      this.secretKnown.then(verify, () => socket.destroy());
+      void this.secretKnown.then(verify);
     });
   }
 
