@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ControlServer } from './control/server.js';
 import type { LaunchOptions } from './options.js';
@@ -139,9 +139,9 @@ export async function runJob(options: LaunchOptions): Promise<number> {
     try { if (reaper.pid) process.kill(-reaper.pid, 'SIGKILL'); } catch { /* already gone */ }
   };
   try {
-    const bundle = join(jobDir, 'main.mjs');
+    let bundle: string;
     try {
-      await bundleScript(options.script, bundle);
+      bundle = await bundleScript(options.script, jobDir);
     } catch (e) {
       if (e instanceof ScriptCompileError) {
         say(`tsmpirun: cannot compile ${options.script}:\n${e.details}`);
@@ -236,6 +236,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
     nodeArgs: options.nodeArgs,
     scriptArgs: options.scriptArgs,
     bundleBytes: bundleBytes.length,
+    bundleFile: basename(bundle),
     stdinRank: 0,
     ...(plan.tcp ? { routeTo: plan.address } : {}),
     ...(plan.slurm ? { jobDir } : {}),

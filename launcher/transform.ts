@@ -1,17 +1,18 @@
-// Turns the user's script into one ES module that every rank loads: TypeScript is transformed and
-// the script's own local modules bundled, once per job rather than once per rank (launch time is
-// a feature). Packages stay external and are imported from where the script would find them; the
-// import of 'tsmpi' always resolves to the runtime of this tsmpirun, so launcher and ranks speak
-// the same protocol. `import.meta.url` (and dirname/filename) keep meaning the source file each
+// Turns the user's script into one file that every rank loads (a script where the program allows,
+// else an ES module: see BundleForm): TypeScript is transformed and the script's own local modules
+// bundled, once per job rather than once per rank (launch time is a feature). Packages stay external
+// and are imported from where the script would find them; the import of 'tsmpi' always resolves to
+// the runtime of this tsmpirun, so launcher and ranks speak the same protocol. `import.meta.url` (and dirname/filename) keep meaning the source file each
 // module came from, so a script can still read files that sit beside it.
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire, isBuiltin } from 'node:module';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BuildOptions, Message, Metafile, Plugin, PluginBuild } from 'esbuild';
 import { bundleStale, touchCacheFile, tsmpiCacheDir, writeCacheFile } from '../runtime/env/bundles.js';
+import { JOB_BUNDLE_FILES } from './spawn/agent-protocol.js';
 
 /**
  * `import.meta.url` as text, for the code this file writes into the two entries (dist/tsmpi.js, dist/tsmpirun.js):
@@ -20,18 +21,22 @@ import { bundleStale, touchCacheFile, tsmpiCacheDir, writeCacheFile } from '../r
 const OWN_URL = ['import', 'meta', 'url'].join('.');
 
 /**
- * The runtime, for ranks: dist/tsmpi.js, one small ES module that is what `import 'tsmpi'` gives every
- * importer (package.json `exports` points at it, the job bundle imports it), so a rank never holds two
- * runtime instances. It loads dist/tsmpi-runtime.cjs, everything else of the runtime (~70 modules plus
- * ws and msgpackr) in one CommonJS file, from V8's code cache (runtime/env/bundles.ts), then joins
- * the job. Measured on this 2-core machine, a rank's import of the runtime cost ~100 ms of CPU above a
- * bare `node` as separate modules and ~38 ms as one ES module; now a rank reaches its first line of
- * user code after ~82 ms of CPU against ~97 ms before (a bare `node`: ~58 ms). Built by `npm run build`,
- * and rebuilt by tsmpirun when any of its inputs (dist/runtime/**, ws, msgpackr) is newer, so
- * `npx tsc -p .` alone never leaves jobs running a stale runtime.
+ * The runtime, for ranks. dist/tsmpi-start.cjs loads dist/tsmpi-runtime.cjs, everything else of the
+ * runtime (~70 modules plus ws and msgpackr) in one CommonJS file, from V8's code cache
+ * (runtime/env/bundles.ts), and starts joining the job: its `runtime` is the promise of what
+ * `import 'tsmpi'` gives. dist/tsmpi.js, the one small ES module that package.json `exports` points
+ * at, awaits that promise; a job bundle in script form (bundleScript) calls `run` with the program.
+ * Node's module cache makes dist/tsmpi-start.cjs one instance per process, so a rank never holds two
+ * runtimes, whichever way it reaches them. Measured on this 2-core machine, a rank's import of the
+ * runtime cost ~100 ms of CPU above a bare `node` as separate modules and ~38 ms as one ES module; now
+ * a rank reaches its first line of user code after ~82 ms of CPU against ~97 ms before (a bare `node`:
+ * ~58 ms). Built by `npm run build`, and rebuilt by tsmpirun when any of its inputs (dist/runtime/**,
+ * ws, msgpackr) is newer, so `npx tsc -p .` alone never leaves jobs running a stale runtime.
  */
 export const RUNTIME_ENTRY = fileURLToPath(new URL('../tsmpi.js', import.meta.url));
-/** The rest of the runtime, loaded by RUNTIME_ENTRY. */
+/** The runtime's CommonJS entry: loads the library, joins, runs a script-form bundle's program. */
+const RUNTIME_START = fileURLToPath(new URL('../tsmpi-start.cjs', import.meta.url));
+/** The rest of the runtime, loaded by RUNTIME_START. */
 const RUNTIME_LIBRARY = fileURLToPath(new URL('../tsmpi-runtime.cjs', import.meta.url));
 /** The modules tsc emits, which the library is made of. */
 const RUNTIME_MODULES = fileURLToPath(new URL('../runtime/library.js', import.meta.url));
@@ -41,25 +46,47 @@ const RUNTIME_MANIFEST = RUNTIME_ENTRY.replace(/\.js$/, '.inputs.json');
 /** Names the world adds to the library's exports (runtime/world.ts). */
 const WORLD_EXPORTS = ['COMM_WORLD', 'COMM_SELF', 'finalize'];
 
-/** The source of RUNTIME_ENTRY, for the library's exports. */
-function runtimeEntrySource(libraryExports: readonly string[]): string {
+/** What `import 'tsmpi'` gives, given the library's exports: the world's names and the library's. */
+function runtimeNames(libraryExports: readonly string[]): string[] {
+  return [...WORLD_EXPORTS, ...libraryExports.filter((name) => name !== 'joinWorld')];
+}
+
+function libraryExportsOf(libraryFile: string): string[] {
+  return Object.keys(createRequire(import.meta.url)(libraryFile) as object);
+}
+
+/** The source of RUNTIME_START (bundled as CommonJS), for the library's exports. */
+function runtimeStartSource(libraryExports: readonly string[]): string {
   const lines = [
-    `import { fileURLToPath } from 'node:url';`,
+    `import { join } from 'node:path';`,
     `import { bundleStale, loadWithCodeCache } from './runtime/env/bundles.js';`,
+    `import { runProgram } from './runtime/env/program.js';`,
     // A rank not started by tsmpirun (which keeps the bundles fresh itself) warns of a stale runtime.
-    `const self = fileURLToPath(${OWN_URL});`,
-    `if (!process.env.TSMPI_CONTROL && bundleStale(self)) {`,
-    `  process.emitWarning(self + ' is older than the modules it bundles: run npm run build (or any tsmpirun job) to refresh it', 'TsmpiWarning');`,
+    `const entry = join(__dirname, 'tsmpi.js');`,
+    `if (!process.env.TSMPI_CONTROL && bundleStale(entry)) {`,
+    `  process.emitWarning(entry + ' is older than the modules it bundles: run npm run build (or any tsmpirun job) to refresh it', 'TsmpiWarning');`,
     `}`,
-    `const runtime = loadWithCodeCache(fileURLToPath(new URL('./tsmpi-runtime.cjs', ${OWN_URL})));`,
-    `const library = runtime.exports;`,
-    `const world = await library.joinWorld();`,
+    `const library = loadWithCodeCache(join(__dirname, 'tsmpi-runtime.cjs'));`,
+    `export const runtime = library.exports.joinWorld().then((world) => {`,
     // After joining, so that the cache also holds what start-up compiled; not before user code.
-    `if (!runtime.fromCache) setImmediate(() => runtime.storeCache()).unref();`,
-    ...WORLD_EXPORTS.map((name) => `export const ${name} = world.${name};`),
-    ...libraryExports.filter((name) => name !== 'joinWorld').map((name) => `export const ${name} = library.${name};`),
+    `  if (!library.fromCache) setImmediate(() => library.storeCache()).unref();`,
+    `  return {`,
+    ...WORLD_EXPORTS.map((name) => `    ${name}: world.${name},`),
+    ...runtimeNames(libraryExports).filter((name) => !WORLD_EXPORTS.includes(name)).map((name) => `    ${name}: library.exports.${name},`),
+    `  };`,
+    `});`,
+    `export const run = (program) => runProgram(runtime, program);`,
   ];
   return lines.join('\n');
+}
+
+/** The source of RUNTIME_ENTRY: an ES module of the runtime's names, once the rank has joined. */
+function runtimeEntrySource(libraryExports: readonly string[]): string {
+  return [
+    `import { createRequire } from 'node:module';`,
+    `const runtime = await createRequire(${OWN_URL})('./tsmpi-start.cjs').runtime;`,
+    ...runtimeNames(libraryExports).map((name) => `export const ${name} = runtime.${name};`),
+  ].join('\n');
 }
 
 /**
@@ -132,62 +159,72 @@ module.exports = new Proxy({}, {
   };
 }
 
-/** What a one-file program of ours is made of: a CommonJS library and the ES-module entry that loads it. */
+/** What a one-file program of ours is made of: a CommonJS library and the small files that load it. */
 interface OneFileSpec {
   /** The library's output file, its entry module, and esbuild options of its own. */
   library: string;
   libraryModule: string;
   libraryOptions: BuildOptions;
-  /** The entry's output file and source (given the library as built, not yet in place). */
-  entry: string;
-  entrySource: (libraryFile: string) => string;
-  entryOptions: BuildOptions;
+  /**
+   * Built after the library, in this order, each from its source (given the library as built, not yet
+   * in place). The last is the one whose modification time the inputs are compared with.
+   */
+  entries: EntrySpec[];
   /** `{ inputs, …fields }` is written here: the inputs (relative to dist/) decide staleness. */
   manifest: string;
-  manifestFields?: (entryOutput: Metafile['outputs'][string]) => object;
-  /** The entry is a program run directly (a shebang line, mode 755). */
+  manifestFields?: (lastEntryOutput: Metafile['outputs'][string]) => object;
+  /** The last entry is a program run directly (a shebang line, mode 755). */
   executable?: boolean;
 }
 
+interface EntrySpec {
+  file: string;
+  source: (libraryFile: string) => string;
+  format: 'cjs' | 'esm';
+  options?: BuildOptions;
+}
+
 /**
- * Builds one of our one-file programs; each file appears whole (rename), the library before the entry
- * (whose modification time is what the inputs are compared with), the manifest last.
+ * Builds one of our one-file programs; each file appears whole (rename), the library first, then the
+ * entries in order, the manifest last.
  */
 async function buildOneFile(spec: OneFileSpec): Promise<void> {
-  const shared: BuildOptions = { absWorkingDir: dirname(spec.entry), bundle: true, platform: 'node', target: 'node20', metafile: true, logLevel: 'warning' };
-  const libraryTmp = `${spec.library}.${process.pid}.tmp`;
-  const entryTmp = `${spec.entry}.${process.pid}.tmp`;
+  const shared: BuildOptions = { absWorkingDir: dirname(spec.library), bundle: true, platform: 'node', target: 'node20', metafile: true, logLevel: 'warning' };
+  const temporary = (file: string) => `${file}.${process.pid}.tmp`;
   try {
-    await buildOneFileInto(spec, shared, libraryTmp, entryTmp);
+    await buildOneFileInto(spec, shared, temporary);
   } finally {
-    // A failed build leaves no half-made file in dist/ (after success both were renamed away).
-    rmSync(libraryTmp, { force: true });
-    rmSync(entryTmp, { force: true });
+    // A failed build leaves no half-made file in dist/ (after success all were renamed away).
+    for (const file of [spec.library, ...spec.entries.map((e) => e.file)]) rmSync(temporary(file), { force: true });
   }
 }
 
-async function buildOneFileInto(spec: OneFileSpec, shared: BuildOptions, libraryTmp: string, entryTmp: string): Promise<void> {
+async function buildOneFileInto(spec: OneFileSpec, shared: BuildOptions, temporary: (file: string) => string): Promise<void> {
   const { build } = loadEsbuild();
-  const dir = dirname(spec.entry);
+  const libraryTmp = temporary(spec.library);
   const library = await build({ ...shared, ...spec.libraryOptions, entryPoints: [spec.libraryModule], outfile: libraryTmp, format: 'cjs' });
-  const entry = await build({
-    ...shared,
-    ...spec.entryOptions,
-    stdin: { contents: spec.entrySource(libraryTmp), resolveDir: dir, sourcefile: basename(spec.entry), loader: 'js' },
-    outfile: entryTmp,
-    format: 'esm',
-  });
-  const inputs = [...Object.keys(library.metafile!.inputs), ...Object.keys(entry.metafile!.inputs)]
-    .filter((i) => !i.startsWith('<stdin>') && !i.includes(':'));
-  const entryOutput = Object.values(entry.metafile!.outputs).find((o) => o.entryPoint !== undefined)!;
-  if (spec.executable) chmodSync(entryTmp, 0o755);
-  renameSync(libraryTmp, spec.library);
-  renameSync(entryTmp, spec.entry);
-  writeFileSync(`${spec.manifest}.${process.pid}.tmp`, JSON.stringify({ inputs: [...new Set(inputs)], ...spec.manifestFields?.(entryOutput) }));
-  renameSync(`${spec.manifest}.${process.pid}.tmp`, spec.manifest);
+  const inputs = Object.keys(library.metafile!.inputs);
+  let lastOutput: Metafile['outputs'][string] | undefined;
+  for (const entry of spec.entries) {
+    const built = await build({
+      ...shared,
+      ...entry.options,
+      stdin: { contents: entry.source(libraryTmp), resolveDir: dirname(entry.file), sourcefile: basename(entry.file), loader: 'js' },
+      outfile: temporary(entry.file),
+      format: entry.format,
+    });
+    inputs.push(...Object.keys(built.metafile!.inputs));
+    lastOutput = Object.values(built.metafile!.outputs).find((o) => o.entryPoint !== undefined)!;
+  }
+  const last = spec.entries[spec.entries.length - 1]!;
+  if (spec.executable) chmodSync(temporary(last.file), 0o755);
+  for (const file of [spec.library, ...spec.entries.map((e) => e.file)]) renameSync(temporary(file), file);
+  const ownInputs = inputs.filter((i) => !i.startsWith('<stdin>') && !i.includes(':'));
+  writeFileSync(temporary(spec.manifest), JSON.stringify({ inputs: [...new Set(ownInputs)], ...spec.manifestFields?.(lastOutput!) }));
+  renameSync(temporary(spec.manifest), spec.manifest);
 }
 
-/** Builds dist/tsmpi-runtime.cjs, dist/tsmpi.js and their manifest from dist/runtime. */
+/** Builds dist/tsmpi-runtime.cjs, dist/tsmpi-start.cjs, dist/tsmpi.js and their manifest from dist/runtime. */
 export async function buildRuntimeBundle(): Promise<void> {
   await buildOneFile({
     library: RUNTIME_LIBRARY,
@@ -201,10 +238,11 @@ export async function buildRuntimeBundle(): Promise<void> {
       external: ['bufferutil', 'utf-8-validate'],
       plugins: [lazyMsgpackrExtract(), lazyBuiltins()],
     },
-    entry: RUNTIME_ENTRY,
     // Loading the library has no side effects (runtime/library.ts): its exports are read off it.
-    entrySource: (libraryFile) => runtimeEntrySource(Object.keys(createRequire(import.meta.url)(libraryFile) as object)),
-    entryOptions: { minifySyntax: true },
+    entries: [
+      { file: RUNTIME_START, source: (libraryFile) => runtimeStartSource(libraryExportsOf(libraryFile)), format: 'cjs', options: { minifySyntax: true } },
+      { file: RUNTIME_ENTRY, source: (libraryFile) => runtimeEntrySource(libraryExportsOf(libraryFile)), format: 'esm', options: { minifySyntax: true } },
+    ],
     manifest: RUNTIME_MANIFEST,
     manifestFields: (entryOutput) => ({ exports: entryOutput.exports }),
   });
@@ -305,9 +343,7 @@ export async function buildLauncherBundle(): Promise<void> {
       banner: { js: `"use strict"; const ${BUNDLE_URL} = require('node:url').pathToFileURL(__filename);` },
       plugins: [stringWidthShim(), lazyMsgpackrExtract(), lazyBuiltins(), keepModuleUrls(dirname(LAUNCHER_BUNDLE))],
     },
-    entry: LAUNCHER_BUNDLE,
-    entrySource: () => LAUNCHER_ENTRY,
-    entryOptions: { banner: { js: '#!/usr/bin/env node' } },
+    entries: [{ file: LAUNCHER_BUNDLE, source: () => LAUNCHER_ENTRY, format: 'esm', options: { banner: { js: '#!/usr/bin/env node' } } }],
     manifest: LAUNCHER_BUNDLE.replace(/\.js$/, '.inputs.json'),
     executable: true,
   });
@@ -349,6 +385,7 @@ const BUNDLE_CACHE_FILES_KEPT = 512;
 
 interface CacheManifest {
   runtime: string;
+  form: BundleForm;
   inputs: { path: string; size: number; mtimeMs: number }[];
 }
 
@@ -371,21 +408,43 @@ function runtimeExports(): string[] | undefined {
 }
 
 /**
- * What the script's `import … from 'tsmpi'` becomes: a module bundled with the script that imports the
+ * How a job bundle runs in a rank. Node 20's ES module loader costs a rank ~8–10 ms of CPU to start
+ * (measured: a rank reached its program ~10 ms sooner without it; `-np 16` went from 0.75–0.89 to
+ * 0.65–0.74 s), so a program that needs no module syntax once bundled runs as a script:
+ *  - 'script' (main.cjs): the bundled program, with Node's built-in modules taken through `require`,
+ *    becomes the body of an async function that dist/tsmpi-start.cjs calls once the rank has joined
+ *    (runtime/env/program.ts gives it what Node gives a module's top level);
+ *  - 'module' (main.mjs): an ES module, for a program that imports packages (an ES-module-only one
+ *    cannot be required), exports names, or uses `import.meta` beyond its url, filename and dirname.
+ */
+export type BundleForm = 'script' | 'module';
+
+/** The parameter through which a script-form program receives the runtime's names. */
+const SCRIPT_RUNTIME_PARAMETER = '__tsmpiRuntime';
+/** How a script-form program requires Node's built-in modules (its own `require` is hidden). */
+const SCRIPT_REQUIRE = '__tsmpiRequire';
+/**
+ * What CommonJS defines and an ES module does not: parameters of the script form's function that stay
+ * undefined, so that the program sees what a module sees.
+ */
+const COMMONJS_ONLY_NAMES = ['require', 'module', 'exports', '__filename', '__dirname'];
+
+/**
+ * What the script's `import … from 'tsmpi'` becomes: a module bundled with the script that takes the
  * runtime once and re-exports each name as a constant, so the script's code refers to plain variables
  * of its own module rather than to imported bindings. V8 (Node 20) runs a hot loop that reads an
  * imported binding several times slower: examples/auc.ts's `i < n / comm.size` made its loop ~5× slower
  * under tsmpirun than the same loop over a local constant (1.94 s against 0.38 s for 6e8 steps). The
  * runtime's exports are never reassigned, so constants are exactly what they were.
  */
-function runtimeFacade(exports: readonly string[]): string {
-  const lines = [`import * as runtime from ${JSON.stringify(RUNTIME_ENTRY)};`];
-  for (const name of exports) lines.push(`export const ${name} = runtime.${name};`);
+function runtimeFacade(exports: readonly string[], form: BundleForm): string {
+  const lines = form === 'module' ? [`import * as runtime from ${JSON.stringify(RUNTIME_ENTRY)};`] : [];
+  const from = form === 'module' ? 'runtime' : SCRIPT_RUNTIME_PARAMETER;
+  for (const name of exports) lines.push(`export const ${name} = ${from}.${name};`);
   return lines.join('\n');
 }
 
-function keepPackagesExternal(): Plugin {
-  const exports = runtimeExports();
+function keepPackagesExternal(exports: readonly string[] | undefined, form: BundleForm): Plugin {
   return {
     name: 'tsmpi-externals',
     setup(b: PluginBuild) {
@@ -393,10 +452,15 @@ function keepPackagesExternal(): Plugin {
         ? { path: 'tsmpi', namespace: 'tsmpi-facade' }
         : { path: RUNTIME_ENTRY, external: true }));
       b.onResolve({ filter: /.*/, namespace: 'tsmpi-facade' }, (args) => ({ path: args.path, external: true }));
-      b.onLoad({ filter: /.*/, namespace: 'tsmpi-facade' }, () => ({ contents: runtimeFacade(exports!), loader: 'js' }));
+      b.onLoad({ filter: /.*/, namespace: 'tsmpi-facade' }, () => ({ contents: runtimeFacade(exports!, form), loader: 'js' }));
+      // A script takes a built-in module as a CommonJS one (through esbuild's interop, as Node's ES
+      // module loader does): no import statement is left for it. The require is not the program's
+      // (hidden, see COMMONJS_ONLY_NAMES), and esbuild does not take it for one to resolve.
+      b.onResolve({ filter: /.*/, namespace: 'tsmpi-builtin' }, (args) => ({ path: args.path, external: true }));
+      b.onLoad({ filter: /.*/, namespace: 'tsmpi-builtin' }, (args) => ({ contents: `module.exports = ${SCRIPT_REQUIRE}(${JSON.stringify(args.path)});`, loader: 'js' }));
       b.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === 'tsmpi-resolving') return undefined;
-        if (isBuiltin(args.path)) return { path: args.path, external: true };
+        if (isBuiltin(args.path)) return form === 'script' ? { path: args.path, namespace: 'tsmpi-builtin' } : { path: args.path, external: true };
         const found = await b.resolve(args.path, {
           kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'tsmpi-resolving',
         });
@@ -426,61 +490,105 @@ function formatMessages(messages: Message[]): string {
   }).join('\n');
 }
 
-/** Changes whenever what a job bundle contains changes for the same inputs (v2: the runtime facade). */
-const BUNDLE_FORMAT = 'v2';
+/** Changes whenever what a job bundle contains changes for the same inputs (v2: the runtime facade; v3: the script form). */
+const BUNDLE_FORMAT = 'v3';
 
 function cacheKey(script: string): string {
   const format = `${BUNDLE_FORMAT}+${runtimeExports()?.join(',') ?? ''}`;
   return createHash('sha256').update(format).update('\0').update(RUNTIME_ENTRY).update('\0').update(script).digest('hex').slice(0, 32);
 }
 
-function cachedBundle(script: string): string | undefined {
+/** A cached bundle's file: the cache key and the extension its form gives it. */
+function cacheFile(base: string, form: BundleForm): string {
+  return `${base}${extname(JOB_BUNDLE_FILES[form])}`;
+}
+
+function cachedBundle(script: string): { file: string; form: BundleForm } | undefined {
   const base = join(CACHE_DIR, cacheKey(script));
   try {
     const manifest = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as CacheManifest;
-    if (manifest.runtime !== RUNTIME_ENTRY) return undefined;
+    if (manifest.runtime !== RUNTIME_ENTRY || !Object.hasOwn(JOB_BUNDLE_FILES, manifest.form)) return undefined;
     for (const input of manifest.inputs) {
       const st = statSync(input.path);
       if (st.size !== input.size || st.mtimeMs !== input.mtimeMs) return undefined;
     }
+    const file = cacheFile(base, manifest.form);
     touchCacheFile(`${base}.json`);
-    touchCacheFile(`${base}.mjs`);
-    return `${base}.mjs`;
+    touchCacheFile(file);
+    return { file, form: manifest.form };
   } catch {
     return undefined;
   }
 }
 
-function storeBundle(script: string, outfile: string, inputs: string[]): void {
+function storeBundle(script: string, bundle: JobBundle): void {
   try {
     const base = join(CACHE_DIR, cacheKey(script));
     const manifest: CacheManifest = {
       runtime: RUNTIME_ENTRY,
-      inputs: inputs.map((path) => {
+      form: bundle.form,
+      inputs: bundle.inputs.map((path) => {
         const st = statSync(path);
         return { path, size: st.size, mtimeMs: st.mtimeMs };
       }),
     };
     // Each file appears whole, so a concurrent job never reads half of one.
-    writeCacheFile(`${base}.mjs`, readFileSync(outfile));
+    writeCacheFile(cacheFile(base, bundle.form), bundle.code);
     writeCacheFile(`${base}.json`, JSON.stringify(manifest), BUNDLE_CACHE_FILES_KEPT);
   } catch {
     // A cache that cannot be written only costs the next job a rebuild.
   }
 }
 
-/** Writes the job's bundle of `script` to `outfile`. Throws ScriptCompileError with readable details. */
-export async function bundleScript(script: string, outfile: string): Promise<void> {
+interface JobBundle {
+  form: BundleForm;
+  code: string;
+  /** The script's own files it was made of (absolute paths). */
+  inputs: string[];
+}
+
+/**
+ * Writes the job's bundle of `script` into `dir` and returns its path (JOB_BUNDLE_FILES: the name says
+ * its form). Throws ScriptCompileError with readable details.
+ */
+export async function bundleScript(script: string, dir: string): Promise<string> {
   await ensureRuntimeBundle();
   const cached = cachedBundle(script);
   if (cached) {
     try {
-      copyFileSync(cached, outfile);
-      return;
+      const path = join(dir, JOB_BUNDLE_FILES[cached.form]);
+      copyFileSync(cached.file, path);
+      return path;
     } catch {
       // fall through to a fresh build
     }
   }
+  const bundle = await buildJobBundle(script, dir);
+  const path = join(dir, JOB_BUNDLE_FILES[bundle.form]);
+  writeFileSync(path, bundle.code);
+  storeBundle(script, bundle);
+  return path;
+}
+
+/** The script form where the program allows it (see BundleForm), else the module form. */
+async function buildJobBundle(script: string, dir: string): Promise<JobBundle> {
+  const exports = runtimeExports();
+  if (exports) {
+    const built = await esbuildJobBundle(script, join(dir, JOB_BUNDLE_FILES.script), exports, 'script');
+    const code = asScript(built);
+    if (code !== undefined) return { form: 'script', code, inputs: built.inputs };
+  }
+  const built = await esbuildJobBundle(script, join(dir, JOB_BUNDLE_FILES.module), exports, 'module');
+  return { form: 'module', code: built.code, inputs: built.inputs };
+}
+
+interface EsbuildOutput {
+  code: string;
+  inputs: string[];
+  output: Metafile['outputs'][string];
+}
+
+async function esbuildJobBundle(script: string, outfile: string, exports: readonly string[] | undefined, form: BundleForm): Promise<EsbuildOutput> {
   // esbuild is loaded only when there is something to build: it starts a helper process.
   const { build } = loadEsbuild();
   try {
@@ -488,7 +596,9 @@ export async function bundleScript(script: string, outfile: string): Promise<voi
       absWorkingDir: '/',
       metafile: true,
       entryPoints: [script],
+      // Where the bundle will be: the source map's paths are relative to it.
       outfile,
+      write: false,
       bundle: true,
       platform: 'node',
       format: 'esm',
@@ -496,13 +606,33 @@ export async function bundleScript(script: string, outfile: string): Promise<voi
       sourcemap: 'inline',
       sourcesContent: false,
       logLevel: 'silent',
-      plugins: [keepPackagesExternal()],
+      plugins: [keepPackagesExternal(exports, form)],
     });
     // Files only: the runtime facade lives in a namespace of its own (and enters the cache key instead).
     const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.includes(':')).map((p) => (p.startsWith('/') ? p : `/${p}`));
-    storeBundle(script, outfile, inputs);
+    return { code: result.outputFiles[0]!.text, inputs, output: Object.values(result.metafile.outputs)[0]! };
   } catch (e) {
     const errors = (e as { errors?: Message[] }).errors;
     throw new ScriptCompileError(errors ? formatMessages(errors) : String(e));
   }
 }
+
+const SOURCE_MAP_COMMENT = '\n//# sourceMappingURL=';
+
+/**
+ * The script form of a bundle built for it, or undefined when module syntax is left in it: an import
+ * statement (a package), an export, or `import.meta`. The program's code keeps its lines (the source
+ * map stays true): the call that wraps it starts on its first line, which esbuild gives to a comment,
+ * and ends before the source map; a hashbang line becomes a comment.
+ */
+function asScript(built: EsbuildOutput): string | undefined {
+  if (built.output.exports.length > 0) return undefined;
+  if (built.output.imports.some((i) => i.external && i.kind === 'import-statement')) return undefined;
+  if (/\bimport\s*\.\s*meta\b/.test(built.code)) return undefined;
+  const mapAt = built.code.lastIndexOf(SOURCE_MAP_COMMENT);
+  const body = (mapAt < 0 ? built.code : built.code.slice(0, mapAt)).replace(/^#!/, '//');
+  const map = mapAt < 0 ? '\n' : built.code.slice(mapAt);
+  const parameters = [SCRIPT_RUNTIME_PARAMETER, ...COMMONJS_ONLY_NAMES].join(', ');
+  return `"use strict";const ${SCRIPT_REQUIRE} = require;${SCRIPT_REQUIRE}(${JSON.stringify(RUNTIME_START)}).run(async function (${parameters}) {${body}\n});${map}`;
+}
+

@@ -4,7 +4,7 @@
 // The agent's stdin carries, in order:
 //   1. the job secret, hex, one line (never on a command line or in an environment variable);
 //   2. the header, JSON, one line (AgentHeader);
-//   3. the bundle, `bundleBytes` bytes (the job's main.mjs: the job directory is local to tsmpirun);
+//   3. the bundle, `bundleBytes` bytes (the job's bundle: the job directory is local to tsmpirun);
 //   4. under ssh: frames from tsmpirun (stdin data for rank 0, its end, signals). Under srun the stdin
 //      is broadcast to every task and carries nothing more; frames travel on the TCP channel instead.
 // End of file on stdin means tsmpirun is gone: the agent kills its rank.
@@ -24,6 +24,8 @@ export interface AgentHeader {
   nodeArgs: string[];
   scriptArgs: string[];
   bundleBytes: number;
+  /** The bundle's file name (one of JOB_BUNDLE_FILES): its extension tells Node how to load it. */
+  bundleFile: string;
   /** The rank whose stdin tsmpirun forwards (the others get none). */
   stdinRank: number;
   /** Where output and the exit status go: the agent's own stdio (ssh) or a TCP connection (srun). */
@@ -33,6 +35,12 @@ export interface AgentHeader {
   /** tsmpirun's job directory: the rank's private directory goes inside it when it exists on this host. */
   jobDir?: string;
 }
+
+/**
+ * The job bundle's file name in each of its forms (launcher/transform.ts, BundleForm): Node loads a
+ * .cjs file as CommonJS and an .mjs file as an ES module.
+ */
+export const JOB_BUNDLE_FILES = { script: 'main.cjs', module: 'main.mjs' } as const;
 
 export const FrameKind = {
   /** tsmpirun → agent */

@@ -15,7 +15,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localAddressToward } from '../../runtime/transport/addresses.js';
 import {
-  FrameKind, FrameReader, MAX_HEADER_LINE_BYTES, NONCE_BYTES, agentProof, encodeFrame, outputFrames, type AgentHeader,
+  FrameKind, FrameReader, JOB_BUNDLE_FILES, MAX_HEADER_LINE_BYTES, NONCE_BYTES, agentProof, encodeFrame, outputFrames, type AgentHeader,
 } from './agent-protocol.js';
 import { spawnLocalRank } from './local.js';
 
@@ -114,6 +114,7 @@ function onStdin(chunk: Buffer): void {
     try {
       header = JSON.parse(line) as AgentHeader;
       if (header.v !== 1 || !Number.isSafeInteger(header.bundleBytes)) throw new Error('unknown header version');
+      if (!(Object.values(JOB_BUNDLE_FILES) as string[]).includes(header.bundleFile)) throw new Error(`bundle file name ${JSON.stringify(header.bundleFile)}`);
     } catch (e) {
       say(`bad header from tsmpirun: ${(e as Error).message}`);
       abandon('bad header', 2);
@@ -215,7 +216,7 @@ async function start(h: AgentHeader, key: Buffer, bundle: Buffer): Promise<void>
   const rank = h.rank ?? Number(process.env.SLURM_PROCID);
   if (!Number.isSafeInteger(rank) || rank < 0) throw new Error('no rank: the header names none and SLURM_PROCID is unset');
   privateDir = makePrivateDir(h, rank);
-  const script = join(privateDir, 'main.mjs');
+  const script = join(privateDir, h.bundleFile);
   writeFileSync(script, bundle, { mode: 0o600 });
 
   const env: NodeJS.ProcessEnv = { ...process.env, ...h.env, TSMPI_RANK: String(rank), TSMPI_JOB_DIR: privateDir };

@@ -52,9 +52,9 @@ export async function runAsPmiTask(options: LaunchOptions, say: (line: string) =
     return 1;
   }
   const dir = mkdtempSync(join(tmpdir(), 'tsmpi-'));
-  const bundle = join(dir, 'main.mjs');
+  let bundle: string;
   try {
-    await bundleScript(options.script, bundle);
+    bundle = await bundleScript(options.script, dir);
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     if (e instanceof ScriptCompileError) {

@@ -1,4 +1,4 @@
-// Our one-file bundles (dist/tsmpi.js with dist/tsmpi-runtime.cjs, dist/tsmpirun.js with
+// Our one-file bundles (dist/tsmpi-start.cjs with dist/tsmpi-runtime.cjs, dist/tsmpirun.js with
 // dist/tsmpirun-main.cjs; built by launcher/transform.ts): whether one is older than what it was made
 // of, and loading one from V8's code cache.
 //

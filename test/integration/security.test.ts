@@ -319,7 +319,7 @@ describe('the job secret', () => {
     }
     // Nothing in the job directory but the bundle and the sockets (no secret file).
     const dir = ready[0]!.dir;
-    const files = readdirSync(dir).filter((n) => !n.endsWith('.sock') && !/\.m?js$/.test(n));
+    const files = readdirSync(dir).filter((n) => !n.endsWith('.sock') && !/^main\.[cm]js$/.test(n));
     if (files.length > 0) problems.push(`unexpected files in the job directory: ${files.join(', ')} (${files.map((f) => join(dir, f)).join(', ')})`);
     expect(problems, job.describe()).toEqual([]);
     await finishAndCheck(job, ready);
