@@ -17,18 +17,23 @@
 // each read where the last one ended, and answers with that buffer. Above the cache's size this costs
 // memory bandwidth that the reused read buffer never pays; the bench shows it next to the floor so
 // that the part of a gap no receiver could avoid is visible.
+// receive = 'fresh' goes one step further, to what a receiver of objects must do: every message lands
+// in a buffer allocated for it (Buffer.allocUnsafeSlow, as tsmpi's object receive does), which the echo
+// side answers with and then drops, and the timing side drops on arrival. The pair runs with the glibc
+// malloc settings of tsmpi's ranks (launcher/spawn/local.ts), so that both reuse freed memory alike.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withRankMallocSettings } from '../launcher/spawn/local.js';
 import { WARM_SECONDS, iterationsFor, now, warmIterations } from './lib.js';
 
 export type FloorTransport = 'unix' | 'tcp';
 export type FloorMode = 'pingpong' | 'stream';
 /** Where a floor process reads: one reused read buffer, or the message's own buffer (see the header). */
-export type FloorReceive = 'reuse' | 'deliver';
+export type FloorReceive = 'reuse' | 'deliver' | 'fresh';
 
 const READ_BUFFER_BYTES = Number(process.env.FLOOR_READ_BUFFER ?? 1024 * 1024);
 
@@ -53,7 +58,7 @@ interface ReadState {
  */
 function readerOptions(state: ReadState, receive: FloorReceive) {
   const callback = (n: number): boolean => { state.onBytes(n); return true; };
-  if (receive === 'deliver') return { buffer: () => state.target(), callback };
+  if (receive !== 'reuse') return { buffer: () => state.target(), callback };
   return { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback };
 }
 
@@ -96,13 +101,14 @@ function echo(transport: FloorTransport, dir: string, receive: FloorReceive): vo
     const { mode, size, window } = m;
     let got = 0;
     if (mode === 'pingpong') {
-      const reply = Buffer.alloc(size);
+      let reply = Buffer.alloc(size);
       state.target = () => reply.subarray(got);
       state.onBytes = (n) => {
         got += n;
         if (got < size) return;
         got -= size;
         socket!.write(reply);
+        if (receive === 'fresh') reply = Buffer.allocUnsafeSlow(size);
       };
     } else {
       const ack = Buffer.alloc(4);
@@ -134,11 +140,13 @@ function drive(receive: FloorReceive): void {
       if (mode === 'pingpong') socket.write(msg);
       else for (let i = 0; i < window; i++) socket.write(msg);
     };
-    state.target = () => msg.subarray(got);
+    let into = receive === 'fresh' && mode === 'pingpong' ? Buffer.allocUnsafeSlow(msg.length) : msg;
+    state.target = () => into.subarray(got);
     state.onBytes = (k) => {
       got += k;
       if (got < expect) return;
       got -= expect;
+      if (into !== msg) into = Buffer.allocUnsafeSlow(msg.length);
       if (--left > 0) start();
       else done(now() - t0);
     };
@@ -219,7 +227,8 @@ export class FloorPair {
   static async start(transport: FloorTransport, receive: FloorReceive = 'reuse'): Promise<FloorPair> {
     const self = fileURLToPath(import.meta.url);
     const dir = mkdtempSync(join(tmpdir(), 'tsmpi-floor-'));
-    const opts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[] };
+    const env = receive === 'fresh' ? withRankMallocSettings(process.env) : process.env;
+    const opts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[], env };
     const echoSide = fork(self, ['echo', transport, dir, receive], opts);
     const { address } = await request(echoSide, undefined, 'address');
     const driveSide = fork(self, ['drive', receive], opts);

@@ -264,7 +264,24 @@ async function deliveringRow(size: number, ours: number, delivering: FloorPair):
   log(`  p2p Send/Recv ${sizeLabel(size)} against the delivering floor: ours ${fmt(ours, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}`);
 }
 
-async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job: CommandJob, delivering?: FloorPair): Promise<void> {
+/**
+ * The object row against the allocating floor (floor.ts, receive 'fresh'): raw ping-pong where every
+ * message lands in a buffer allocated for it, as an object receive must. No target: it shows how much
+ * of the gap to the floor any receiver that hands out a new buffer per message would have.
+ */
+async function allocatingRow(size: number, ours: number, allocating: FloorPair): Promise<void> {
+  const r = row('p2p', 'bandwidth send/recv { Float64Array }, floor allocates each message', size, 'bandwidth', 'allocating');
+  r.ours.push(ours);
+  record(r, size, 'floor', await allocating.measure('pingpong', size, 1, opts.budget));
+  log(`  p2p object { Float64Array ${sizeLabel(size)} } against the allocating floor: ours ${fmt(ours, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}`);
+}
+
+interface ReceiverFloors {
+  delivering: FloorPair;
+  allocating: FloorPair;
+}
+
+async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job: CommandJob, receivers?: ReceiverFloors): Promise<void> {
   const budget = opts.budget;
   const kinds: ['typed' | 'object', string, Target | undefined][] = group === 'p2p'
     ? [['typed', 'Send/Recv', { op: '<=', value: 1.15, on: 'ratio' }], ['object', 'send/recv Uint8Array', { op: '<=', value: 1.3, on: 'ratio' }]]
@@ -286,7 +303,7 @@ async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job
       (r.extra.oursCpuPerRoundTrip ??= []).push(oc);
       (r.extra.floorCpuPerRoundTrip ??= []).push(fc);
       log(`  ${group} ${label} ${sizeLabel(size)}: ours ${fmt(r.ours.at(-1)!, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}; cpu/round trip ours ${(oc * 1e6).toFixed(1)} µs, floor ${(fc * 1e6).toFixed(1)} µs`);
-      if (delivering && kind === 'typed' && r.metric === 'bandwidth') await deliveringRow(size, r.ours.at(-1)!, delivering);
+      if (receivers && kind === 'typed' && r.metric === 'bandwidth') await deliveringRow(size, r.ours.at(-1)!, receivers.delivering);
     }
   }
   if (group === 'p2p' && sizes.includes(16 * MiB)) {
@@ -298,6 +315,7 @@ async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job
       async () => { record(r, size, 'ours', (await job.run<{ perIteration: number }>({ kind: 'objf64', size, window: 1, budget } satisfies P2pCommand)).perIteration); });
     record(r, size, 'floor', f);
     log(`  p2p object { Float64Array 16 MiB }: ours ${fmt(r.ours.at(-1)!, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}`);
+    if (receivers) await allocatingRow(size, r.ours.at(-1)!, receivers.allocating);
   }
 }
 
@@ -646,7 +664,9 @@ async function main(): Promise<void> {
   try {
     const unixFloor = has('p2p') || has('stream') || has('coll') ? await FloorPair.start('unix') : undefined;
     const tcpFloor = has('tcp') ? await FloorPair.start('tcp') : undefined;
-    const deliveringFloor = has('p2p') && sizes.some((s) => s >= MiB) ? await FloorPair.start('unix', 'deliver') : undefined;
+    const receiverFloors: ReceiverFloors | undefined = has('p2p') && sizes.some((s) => s >= MiB)
+      ? { delivering: await FloorPair.start('unix', 'deliver'), allocating: await FloorPair.start('unix', 'fresh') }
+      : undefined;
     const p2pJob = has('p2p') || has('stream') ? new CommandJob(2, 'p2p') : undefined;
     const tcpJob = has('tcp') ? new CommandJob(2, 'p2p', { TSMPI_TRANSPORT: 'tcp' }) : undefined;
     const coll2 = has('coll') ? new CommandJob(2, 'coll') : undefined;
@@ -662,7 +682,7 @@ async function main(): Promise<void> {
       await wall(...tsmpirun(['-np', '1', join(HERE, 'ranks', 'rss.js')]));
     }
     // Warm-up, not recorded: the first measurements of fresh processes run cold code.
-    for (const f of [unixFloor, tcpFloor, deliveringFloor]) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
+    for (const f of [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating]) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
     for (const j of [p2pJob, tcpJob]) {
       if (!j) continue;
       for (const kind of ['typed', 'object', 'stream'] as const) await j.run({ kind, size: 8, window: 4, budget: 0.05 } satisfies P2pCommand);
@@ -672,7 +692,7 @@ async function main(): Promise<void> {
     const repeated = DEFAULT_GROUPS.some(has); // the algorithms group repeats its own measurements
     for (let rep = 0; repeated && rep < opts.reps; rep++) {
       log(`bench: repetition ${rep + 1} of ${opts.reps}`);
-      if (has('p2p')) await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!, deliveringFloor);
+      if (has('p2p')) await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!, receiverFloors);
       if (has('stream')) await streamGroup(rep, unixFloor!, p2pJob!);
       if (has('tcp')) await p2pGroup(rep, 'tcp', tcpFloor!, tcpJob!);
       if (has('coll')) {
@@ -684,7 +704,7 @@ async function main(): Promise<void> {
     }
     if (has('algorithms')) await algorithmsGroup();
     await Promise.all([p2pJob, tcpJob, coll2, coll4].map((j) => j?.close()));
-    for (const f of [unixFloor, tcpFloor, deliveringFloor]) f?.close();
+    for (const f of [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating]) f?.close();
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

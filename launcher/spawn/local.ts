@@ -42,6 +42,11 @@ export function rankGlibcTunables(user: string | undefined): string {
   return `${user}:${HUGE_PAGES_TUNABLE}=1`;
 }
 
+/** `env` with the malloc settings of a rank added (the user's own settings win). */
+export function withRankMallocSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...MALLOC_ENV, ...env, GLIBC_TUNABLES: rankGlibcTunables(env.GLIBC_TUNABLES) };
+}
+
 export interface LocalRankSpec {
   rank: number;
   /** Arguments of `node` (options, then the script and its arguments). */
@@ -58,7 +63,7 @@ export function spawnLocalRank(spec: LocalRankSpec): ChildProcess {
     : [process.execPath, spec.nodeArgv];
   const child = spawn(command, args, {
     stdio: [spec.withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'],
-    env: { ...MALLOC_ENV, ...spec.env, GLIBC_TUNABLES: rankGlibcTunables(spec.env.GLIBC_TUNABLES), TSMPI_SECRET_FD: String(SECRET_FD) },
+    env: { ...withRankMallocSettings(spec.env), TSMPI_SECRET_FD: String(SECRET_FD) },
   });
   const secretPipe = child.stdio[SECRET_FD] as NodeJS.WritableStream | null;
   secretPipe?.on('error', () => {});
