@@ -252,28 +252,16 @@ function record(r: Row, size: number, side: 'ours' | 'floor', roundTrip: number)
 }
 
 /**
- * Typed bandwidth against the delivering floor (floor.ts): raw ping-pong where each side keeps what it
- * receives in a message-sized buffer. `ours` is the Send/Recv figure just measured; the delivering
- * floor is measured right after it. No target: it shows how much of the gap to the floor any receiver
- * that keeps its messages would have.
+ * A bandwidth row just measured (`ours`) against one of the receivers' floors (floor.ts), measured right
+ * after it: the delivering floor keeps each message in a message-sized buffer (for Send/Recv), the
+ * allocating floor puts each in a buffer allocated for it, as an object receive must. No target: they
+ * show how much of the gap to the floor any receiver that does the same would have.
  */
-async function deliveringRow(size: number, ours: number, delivering: FloorPair): Promise<void> {
-  const r = row('p2p', 'bandwidth Send/Recv, floor keeps messages', size, 'bandwidth', 'delivering');
+async function receiverFloorRow(test: string, floorIs: string, size: number, ours: number, receiverFloor: FloorPair): Promise<void> {
+  const r = row('p2p', test, size, 'bandwidth', floorIs);
   r.ours.push(ours);
-  record(r, size, 'floor', await delivering.measure('pingpong', size, 1, opts.budget));
-  log(`  p2p Send/Recv ${sizeLabel(size)} against the delivering floor: ours ${fmt(ours, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}`);
-}
-
-/**
- * The object row against the allocating floor (floor.ts, receive 'fresh'): raw ping-pong where every
- * message lands in a buffer allocated for it, as an object receive must. No target: it shows how much
- * of the gap to the floor any receiver that hands out a new buffer per message would have.
- */
-async function allocatingRow(size: number, ours: number, allocating: FloorPair): Promise<void> {
-  const r = row('p2p', 'bandwidth send/recv { Float64Array }, floor allocates each message', size, 'bandwidth', 'allocating');
-  r.ours.push(ours);
-  record(r, size, 'floor', await allocating.measure('pingpong', size, 1, opts.budget));
-  log(`  p2p object { Float64Array ${sizeLabel(size)} } against the allocating floor: ours ${fmt(ours, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}`);
+  record(r, size, 'floor', await receiverFloor.measure('pingpong', size, 1, opts.budget));
+  log(`  p2p ${test} ${sizeLabel(size)}: ours ${fmt(ours, r.metric)}, ${floorIs} floor ${fmt(r.floor.at(-1)!, r.metric)}`);
 }
 
 interface ReceiverFloors {
@@ -303,7 +291,9 @@ async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job
       (r.extra.oursCpuPerRoundTrip ??= []).push(oc);
       (r.extra.floorCpuPerRoundTrip ??= []).push(fc);
       log(`  ${group} ${label} ${sizeLabel(size)}: ours ${fmt(r.ours.at(-1)!, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}; cpu/round trip ours ${(oc * 1e6).toFixed(1)} µs, floor ${(fc * 1e6).toFixed(1)} µs`);
-      if (receivers && kind === 'typed' && r.metric === 'bandwidth') await deliveringRow(size, r.ours.at(-1)!, receivers.delivering);
+      if (receivers && kind === 'typed' && r.metric === 'bandwidth') {
+        await receiverFloorRow('bandwidth Send/Recv, floor keeps messages', 'delivering', size, r.ours.at(-1)!, receivers.delivering);
+      }
     }
   }
   if (group === 'p2p' && sizes.includes(16 * MiB)) {
@@ -315,7 +305,7 @@ async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job
       async () => { record(r, size, 'ours', (await job.run<{ perIteration: number }>({ kind: 'objf64', size, window: 1, budget } satisfies P2pCommand)).perIteration); });
     record(r, size, 'floor', f);
     log(`  p2p object { Float64Array 16 MiB }: ours ${fmt(r.ours.at(-1)!, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}`);
-    if (receivers) await allocatingRow(size, r.ours.at(-1)!, receivers.allocating);
+    if (receivers) await receiverFloorRow('bandwidth send/recv { Float64Array }, floor allocates each message', 'allocating', size, r.ours.at(-1)!, receivers.allocating);
   }
 }
 
@@ -682,7 +672,8 @@ async function main(): Promise<void> {
       await wall(...tsmpirun(['-np', '1', join(HERE, 'ranks', 'rss.js')]));
     }
     // Warm-up, not recorded: the first measurements of fresh processes run cold code.
-    for (const f of [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating]) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
+    const floors = [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating];
+    for (const f of floors) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
     for (const j of [p2pJob, tcpJob]) {
       if (!j) continue;
       for (const kind of ['typed', 'object', 'stream'] as const) await j.run({ kind, size: 8, window: 4, budget: 0.05 } satisfies P2pCommand);
@@ -704,7 +695,7 @@ async function main(): Promise<void> {
     }
     if (has('algorithms')) await algorithmsGroup();
     await Promise.all([p2pJob, tcpJob, coll2, coll4].map((j) => j?.close()));
-    for (const f of [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating]) f?.close();
+    for (const f of floors) f?.close();
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
