@@ -6,13 +6,12 @@
 // ours and of the floor, and the median of the per-repetition ratios. See bench/README.md for what
 // each row means. `--only algorithms` instead times every algorithm of a collective against the one
 // runtime/coll/select.ts picks, to check its crossovers on the machine at hand.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { FloorPair, type FloorMode } from './floor.js';
+import { CommandJob, HERE, ROOT, log, tsmpirun } from './job.js';
 import { SUM, typedKernel } from '../runtime/coll/ops.js';
 import { COLL_ALGORITHMS, type CollName } from '../runtime/coll/select.js';
 import { isPowerOfTwo } from '../runtime/coll/topology.js';
@@ -21,21 +20,6 @@ import { KiB, MiB, P2P_SIZES, median, now, sizeLabel, streamWindow } from './lib
 import type { P2pCommand } from './ranks/p2p.js';
 import type { CollCommand } from './ranks/coll.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
-const ROOT = join(HERE, '..', '..');
-/** What `npx tsmpirun` runs: package.json's bin (bin/tsmpirun, a shell script), else the modules tsc emitted. */
-const LAUNCHER = ((): string => {
-  try {
-    const bin = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin?: Record<string, string> }).bin?.tsmpirun;
-    if (bin && existsSync(join(ROOT, bin))) return join(ROOT, bin);
-  } catch { /* fall through */ }
-  return join(ROOT, 'dist', 'launcher', 'bin.js');
-})();
-
-/** The command and arguments that run tsmpirun with `args`. */
-function tsmpirun(args: string[]): [string, string[]] {
-  return LAUNCHER.endsWith('.js') ? [process.execPath, [LAUNCHER, ...args]] : [LAUNCHER, args];
-}
 const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'launch', 'auc', 'algorithms'] as const;
 type Group = (typeof GROUPS)[number];
 /** What runs without --only: everything but `algorithms`, which checks select.ts rather than measuring us. */
@@ -101,10 +85,6 @@ function parseOptions(argv: string[]): Options {
 
 const opts = parseOptions(process.argv.slice(2));
 const sizes = opts.sizes ?? P2P_SIZES.filter((s) => !opts.quick || s < 256 * MiB);
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
 
 // ------------------------------------------------------------------------------------------------
 // Rows
@@ -193,40 +173,6 @@ function table(summaries: Summary[]): string {
 
 // ------------------------------------------------------------------------------------------------
 // Jobs of ours that take one command per line on rank 0's stdin (bench/ranks/*.ts)
-
-class CommandJob {
-  private readonly child: ChildProcess;
-  private readonly waiting: ((line: string) => void)[] = [];
-  private readonly exited: Promise<number | null>;
-
-  constructor(np: number, program: string, env: Record<string, string> = {}) {
-    const xs = Object.entries(env).flatMap(([k, v]) => ['-x', `${k}=${v}`]);
-    this.child = spawn(...tsmpirun(['-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]), {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
-      for (const w of this.waiting.splice(0)) w('EXIT');
-      resolve(code);
-    }));
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      if (line.startsWith('RESULT ')) this.waiting.shift()?.(line.slice(7));
-      else log(`  [${program}] ${line}`);
-    });
-  }
-
-  run<T>(cmd: object): Promise<T> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push((line) => (line === 'EXIT' ? reject(new Error('benchmark job ended early')) : resolve(JSON.parse(line) as T)));
-      this.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
-    });
-  }
-
-  async close(): Promise<void> {
-    this.child.stdin!.end(`${JSON.stringify({ kind: 'quit', op: 'quit' })}\n`);
-    const code = await this.exited;
-    if (code !== 0) log(`bench: a benchmark job exited with ${code}`);
-  }
-}
 
 /** Runs `a` and `b` one after the other, `a` first on even repetitions. */
 async function interleaved(rep: number, a: () => Promise<void>, b: () => Promise<void>): Promise<void> {

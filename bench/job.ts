@@ -1,0 +1,63 @@
+// A tsmpi job the benchmark talks to: `tsmpirun -np N` of one of the programs in ranks/, fed one JSON
+// command per line on rank 0's stdin, each answered by a `RESULT {json}` line (ranks/serve.ts).
+// Shared by the suite (run.ts) and by solo.ts, which runs one measurement alone for a profiler.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
+export const ROOT = join(HERE, '..', '..');
+/** What `npx tsmpirun` runs: package.json's bin (bin/tsmpirun, a shell script), else the modules tsc emitted. */
+const LAUNCHER = ((): string => {
+  try {
+    const bin = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin?: Record<string, string> }).bin?.tsmpirun;
+    if (bin && existsSync(join(ROOT, bin))) return join(ROOT, bin);
+  } catch { /* fall through */ }
+  return join(ROOT, 'dist', 'launcher', 'bin.js');
+})();
+
+/** The command and arguments that run tsmpirun with `args`. */
+export function tsmpirun(args: string[]): [string, string[]] {
+  return LAUNCHER.endsWith('.js') ? [process.execPath, [LAUNCHER, ...args]] : [LAUNCHER, args];
+}
+
+export function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export class CommandJob {
+  private readonly child: ChildProcess;
+  private readonly waiting: ((line: string) => void)[] = [];
+  private readonly exited: Promise<number | null>;
+
+  constructor(np: number, program: string, env: Record<string, string> = {}) {
+    const xs = Object.entries(env).flatMap(([k, v]) => ['-x', `${k}=${v}`]);
+    this.child = spawn(...tsmpirun(['-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]), {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w('EXIT');
+      resolve(code);
+    }));
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      if (line.startsWith('RESULT ')) this.waiting.shift()?.(line.slice(7));
+      else log(`  [${program}] ${line}`);
+    });
+  }
+
+  run<T>(cmd: object): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push((line) => (line === 'EXIT' ? reject(new Error('benchmark job ended early')) : resolve(JSON.parse(line) as T)));
+      this.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.child.stdin!.end(`${JSON.stringify({ kind: 'quit', op: 'quit' })}\n`);
+    const code = await this.exited;
+    if (code !== 0) log(`bench: a benchmark job exited with ${code}`);
+  }
+}
+
