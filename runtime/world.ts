@@ -15,31 +15,31 @@ export interface World {
 
 /** Under tsmpirun or a PMI launcher the rank connects to its peers; run alone it is a job of one rank. */
 export async function joinWorld(): Promise<World> {
-  const world = await bootstrap();
-  const worldMembers = new Int32Array(world.engine.size).map((_, i) => i);
+  const joined = await bootstrap();
+  const worldMembers = new Int32Array(joined.engine.size).map((_, i) => i);
 
   function abortJob(errorcode: number): never {
-    world.control?.abort(errorcode, `called abort(${errorcode})`);
+    joined.control?.abort(errorcode, `called abort(${errorcode})`);
     process.exit(errorcode);
   }
 
-  const shared = newCommShared(world.engine, abortJob);
+  const shared = newCommShared(joined.engine, abortJob);
 
   // Internal statistics hook for tests of algorithm costs (not part of the public API).
   Object.defineProperty(globalThis, Symbol.for('tsmpi.statistics'), {
-    value: () => ({ messagesSent: world.engine.messagesSent }),
+    value: () => ({ messagesSent: joined.engine.messagesSent }),
     configurable: true,
   });
 
   let finalized = false;
   return {
     COMM_WORLD: new Comm({ shared, context: 0, members: worldMembers, name: 'COMM_WORLD' }),
-    COMM_SELF: new Comm({ shared, context: 2, members: Int32Array.of(world.engine.rank), name: 'COMM_SELF' }),
+    COMM_SELF: new Comm({ shared, context: 2, members: Int32Array.of(joined.engine.rank), name: 'COMM_SELF' }),
     async finalize(): Promise<void> {
       if (finalized) return;
       finalized = true;
-      world.engine.close();
-      world.control?.close();
+      joined.engine.close();
+      joined.control?.close();
     },
   };
 }

@@ -18,14 +18,15 @@ import type { JobControl } from './join-pmi.js';
 /** Announced messages larger than this are refused (a peer cannot make us allocate more). */
 const MAX_MESSAGE_BYTES = 2 ** 40;
 
-export interface World {
+/** What joining gives a rank: its message engine, connected to its peers, and how to reach its launcher. */
+export interface JoinedRank {
   readonly engine: Engine;
   /** tsmpirun's control client, or the PMI launcher's; undefined for a job of one rank. */
   readonly control: JobControl | undefined;
   readonly config: RuntimeConfig;
 }
 
-export async function bootstrap(): Promise<World> {
+export async function bootstrap(): Promise<JoinedRank> {
   const config = readConfig();
   if (config.script) process.argv[1] = config.script;
   restoreUserExtraCaCerts();
@@ -50,7 +51,7 @@ function listenSpec(config: RuntimeConfig, rank: number): ListenSpec {
   return { kind: 'unix', path: join(config.jobDir, `r${rank}.sock`) };
 }
 
-async function joinTsmpirunJob(config: RuntimeConfig): Promise<World> {
+async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   const rank = config.rank, size = config.size;
   if (rank === undefined || size === undefined || rank >= size) {
     throw tsmpiError('TSMPI_ERR_ARG', 'TSMPI_RANK and TSMPI_SIZE must describe a rank of the job');
@@ -76,7 +77,7 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<World> {
   return { engine, control, config };
 }
 
-async function joinPmiLauncherJob(config: RuntimeConfig): Promise<World> {
+async function joinPmiLauncherJob(config: RuntimeConfig): Promise<JoinedRank> {
   // The bundle (this very program) was read before any module of it ran: its directory can go now, so
   // not even the SIGKILL with which srun ends an aborted step leaves it behind.
   if (config.bundleDir) rmSync(config.bundleDir, { recursive: true, force: true });
