@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { log } from './lib.js';
 
 export const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 export const ROOT = join(HERE, '..', '..');
@@ -21,10 +22,6 @@ const LAUNCHER = ((): string => {
 /** The command and arguments that run tsmpirun with `args`. */
 export function tsmpirun(args: string[]): [string, string[]] {
   return LAUNCHER.endsWith('.js') ? [process.execPath, [LAUNCHER, ...args]] : [LAUNCHER, args];
-}
-
-export function log(line: string): void {
-  process.stderr.write(`${line}\n`);
 }
 
 export class CommandJob {

@@ -1,5 +1,5 @@
 // Small helpers shared by the benchmark driver and the programs it runs: statistics, the message
-// sizes, the iteration calibration every measurement uses (floor and ours alike), formatting.
+// sizes, the iteration calibration every measurement uses (floor and ours alike), formatting, logging.
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -53,4 +53,9 @@ export function streamWindow(bytes: number): number {
 
 export function now(): number {
   return Number(process.hrtime.bigint()) / 1e9;
+}
+
+/** Progress and diagnostics: stderr, so that stdout carries only results. */
+export function log(line: string): void {
+  process.stderr.write(`${line}\n`);
 }

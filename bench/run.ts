@@ -11,12 +11,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FloorPair, type FloorMode } from './floor.js';
-import { CommandJob, HERE, ROOT, log, tsmpirun } from './job.js';
+import { CommandJob, HERE, ROOT, tsmpirun } from './job.js';
 import { SUM, typedKernel } from '../runtime/coll/ops.js';
 import { COLL_ALGORITHMS, type CollName } from '../runtime/coll/select.js';
 import { isPowerOfTwo } from '../runtime/coll/topology.js';
 import { dtypeOf } from '../runtime/wire/dtype.js';
-import { KiB, MiB, P2P_SIZES, median, now, sizeLabel, streamWindow } from './lib.js';
+import { KiB, MiB, P2P_SIZES, log, median, now, sizeLabel, streamWindow } from './lib.js';
 import type { P2pCommand } from './ranks/p2p.js';
 import type { CollCommand } from './ranks/coll.js';
 

@@ -16,8 +16,8 @@
 // thing from start to end, so a symbol's share of a whole-machine profile, times the CPUs, times that
 // time, is the CPU time it costs per message.
 import { FloorPair, type FloorReceive } from './floor.js';
-import { CommandJob, log } from './job.js';
-import { MiB, median, now } from './lib.js';
+import { CommandJob } from './job.js';
+import { MiB, log, median, now } from './lib.js';
 import type { P2pCommand } from './ranks/p2p.js';
 
 const FLOORS: Record<string, FloorReceive> = { floor: 'reuse', 'floor-delivering': 'deliver', 'floor-allocating': 'fresh' };
@@ -42,8 +42,8 @@ async function main(): Promise<void> {
 
   let measure: () => Promise<Measured>;
   let close: () => Promise<void> | void;
-  if (what in FLOORS) {
-    const pair = await FloorPair.start('unix', FLOORS[what]);
+  if (Object.hasOwn(FLOORS, what)) {
+    const pair = await FloorPair.start('unix', FLOORS[what]!);
     measure = () => pair.measureWithCpu('pingpong', size, 1, BUDGET);
     close = () => pair.close();
   } else if (OURS.includes(what)) {
