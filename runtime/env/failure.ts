@@ -17,7 +17,8 @@ export function describeError(reason: unknown): string {
   }
 }
 
-export function installFailureHandlers(rank: number, beforeExit: (message: string) => void): void {
+/** `beforeExit` gets the first line of the report (for a launcher's log) and what was thrown. */
+export function installFailureHandlers(rank: number, beforeExit: (message: string, reason: unknown) => void): void {
   const die = (kind: string) => (reason: unknown) => {
     const text = describeError(reason);
     try {
@@ -26,7 +27,7 @@ export function installFailureHandlers(rank: number, beforeExit: (message: strin
       // stderr is gone: the exit code still tells tsmpirun
     }
     try {
-      beforeExit(text.split('\n')[0] ?? kind);
+      beforeExit(text.split('\n')[0] ?? kind, reason);
     } finally {
       process.exit(1);
     }

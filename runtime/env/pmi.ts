@@ -29,6 +29,7 @@ export interface PmiClient {
   readonly rank: number;
   readonly size: number;
   readonly dialect: PmiDialect;
+  readonly launcher: PmiLauncher;
   /** Stores `value` under `key` for the other ranks; visible to them after the next fence(). Any
    *  strings: both are encoded to the wire's safe alphabet, long values split across several keys. */
   put(key: string, value: string): Promise<void>;
@@ -375,7 +376,7 @@ class SocketPmiClient implements PmiClient {
   rank = -1;
   size = -1;
   readonly dialect: PmiDialect;
-  private readonly launcher: PmiLauncher;
+  readonly launcher: PmiLauncher;
   private readonly socket: net.Socket;
   private readonly reader = new PmiReplyReader();
   private readonly waiting: Waiter[] = [];
