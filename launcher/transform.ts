@@ -2,8 +2,9 @@
 // else an ES module: see BundleForm): TypeScript is transformed and the script's own local modules
 // bundled, once per job rather than once per rank (launch time is a feature). Packages stay external
 // and are imported from where the script would find them; the import of 'tsmpi' always resolves to
-// the runtime of this tsmpirun, so launcher and ranks speak the same protocol. `import.meta.url` (and dirname/filename) keep meaning the source file each
-// module came from, so a script can still read files that sit beside it.
+// the runtime of this tsmpirun, so launcher and ranks speak the same protocol. `import.meta.url` (and
+// dirname/filename) keep meaning the source file each module came from, so a script can still read
+// files that sit beside it.
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

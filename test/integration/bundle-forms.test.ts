@@ -12,6 +12,8 @@ import { checkThenNothingLeft, disposeAllJobs, fixture, linesOf, runJob } from '
 
 const OBSERVE = fixture('forms/observe.ts');
 const OBSERVE_MODULE = fixture('forms/observe-module.ts');
+/** The same program in each form (the table of the tests that run both). */
+const BOTH_FORMS: [string, string][] = [['script', OBSERVE], ['module', OBSERVE_MODULE]];
 
 afterEach(disposeAllJobs);
 afterAll(disposeAllJobs);
@@ -80,10 +82,7 @@ describe('script and module forms of the job bundle', () => {
     }
   });
 
-  it.each([
-    ['script', OBSERVE],
-    ['module', OBSERVE_MODULE],
-  ])('%s form: an error thrown at the top level after an await ends the job with its stack at the source line', async (_form, script) => {
+  it.each(BOTH_FORMS)('%s form: an error thrown at the top level after an await ends the job with its stack at the source line', async (_form, script) => {
     const run = await runJob({ np: 3, script, args: ['throw'] });
     await checkThenNothingLeft(run, async () => {
       const why = run.job.describe();
@@ -95,10 +94,7 @@ describe('script and module forms of the job bundle', () => {
     });
   });
 
-  it.each([
-    ['script', OBSERVE],
-    ['module', OBSERVE_MODULE],
-  ])('%s form: a top-level await that nothing can settle ends the rank with status 13, as Node does', async (_form, script) => {
+  it.each(BOTH_FORMS)('%s form: a top-level await that nothing can settle ends the rank with status 13, as Node does', async (_form, script) => {
     const run = await runJob({ np: 2, script, args: ['unsettled'] });
     await checkThenNothingLeft(run, async () => {
       const why = run.job.describe();
