@@ -24,25 +24,57 @@ function describeOp(rank: number, o: PendingOperationReport): string {
     case 'ssend':
       return `  rank ${rank}: blocked in ${o.op} on ${o.comm} to ${who}, tag ${o.tag}, ${seconds}`;
     default:
-      return `  rank ${rank}: blocked in ${o.op} on ${o.comm}${o.peer >= 0 ? ` (root ${o.peer})` : ''}, ${seconds}`;
+      return `  rank ${rank}: blocked in ${o.op}${o.peer >= 0 ? `(root=${o.peer})` : ''} on ${o.comm}${o.number ? ` (collective #${o.number})` : ''}, ${seconds}`;
   }
+}
+
+/** A collective call in which two ranks made different calls: who, and what each called. */
+export interface CallConflict {
+  ctx: number;
+  tag: number;
+  /** Every rank in the call, with what it called. */
+  calls: { rank: number; op: string; root: number }[];
+}
+
+/**
+ * Collective calls that ranks reported with different names or roots for the same call (context and
+ * tag) of a communicator. Messages tell ranks of most such mismatches; this finds the ones where the
+ * two sides exchange no message (e.g. a broadcast whose ranks disagree on its root wait along trees
+ * that never meet) and would otherwise only end as a deadlock.
+ */
+export function findCallConflicts(snapshot: Snapshot): CallConflict[] {
+  const calls = new Map<string, CallConflict>();
+  for (const [rank, state] of snapshot) {
+    for (const o of state.ops) {
+      if (o.ctx === undefined) continue;
+      const key = `${o.ctx}:${o.tag}`;
+      let call = calls.get(key);
+      if (!call) calls.set(key, (call = { ctx: o.ctx, tag: o.tag, calls: [] }));
+      call.calls.push({ rank, op: o.op, root: o.peer });
+    }
+  }
+  return [...calls.values()].filter((c) => c.calls.some((x) => x.op !== c.calls[0]!.op || x.root !== c.calls[0]!.root));
 }
 
 export function describeSnapshot(live: readonly number[], snapshot: Snapshot): string {
   return live.map((rank) => {
     const state = snapshot.get(rank);
     if (!state) return `  rank ${rank}: no answer (busy computing, or not in the event loop)`;
+    if (state.finished) return `  rank ${rank}: finished (waiting for the others to finish)`;
     if (state.ops.length === 0) return `  rank ${rank}: not waiting for any tsmpi operation`;
     const more = state.omitted > 0 ? `\n  rank ${rank}: … and ${state.omitted} more pending operations` : '';
     return state.ops.map((o) => describeOp(rank, o)).join('\n') + more;
   }).join('\n');
 }
 
-/** Every live rank answered, is blocked, and has been so long enough. */
+/**
+ * Every live rank answered, is blocked, and has been so long enough; a finished rank counts as blocked
+ * (it can only wait), but a job whose ranks have all finished is ending, not deadlocked.
+ */
 function allBlocked(live: readonly number[], snapshot: Snapshot): boolean {
-  return live.length > 0 && live.every((rank) => {
+  return live.length > 0 && live.some((rank) => snapshot.get(rank)?.finished === false) && live.every((rank) => {
     const s = snapshot.get(rank);
-    return s !== undefined && s.blocked && s.ops.some((o) => o.seconds >= DEADLOCK_MIN_BLOCKED_S);
+    return s !== undefined && s.blocked && (s.finished || s.ops.some((o) => o.seconds >= DEADLOCK_MIN_BLOCKED_S));
   });
 }
 

@@ -24,7 +24,7 @@ import { DEFAULT_LAUNCH_AGENT, spawnRemoteRank, splitLaunchAgent } from './spawn
 import { inSlurmAllocation, slurmNodeNames, slurmSingleNode, slurmTaskCount, startSlurmStep, type SlurmStep } from './spawn/slurm.js';
 import { RankOutput, outputFilePath } from './stdio.js';
 import { DEADLOCK_EXIT_STATUS, Supervisor, TIMEOUT_EXIT_STATUS, signalNumber } from './supervise.js';
-import { DEADLOCK_POLL_MS, DeadlockDetector, StateRequests, describeSnapshot, type Snapshot } from './hangs.js';
+import { DEADLOCK_POLL_MS, DeadlockDetector, StateRequests, describeSnapshot, findCallConflicts, type Snapshot } from './hangs.js';
 import { ScriptCompileError, bundleScript } from './transform.js';
 
 /** How long to wait for a failed rank's last control messages (its abort reason) before judging it. */
@@ -174,8 +174,17 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   const secondaryFailures = new Set<number>();
 
   const stateRequests = new StateRequests((id) => control.broadcast({ t: 'report-state', id }));
+  /** Ranks whose program is done (their finalize fence), or that exited with 0 without one. */
+  const finished = new Set<number>();
+  const rankFinished = (rank: number, told: readonly number[]) => {
+    if (finished.has(rank)) return;
+    finished.add(rank);
+    for (let r = 0; r < np; r++) if (r !== rank) control.sendTo(r, { t: 'peer-finished', rank, fin: told.includes(r) });
+    if (finished.size === np) control.broadcast({ t: 'all-finished' });
+  };
   const control = await ControlServer.start(secret, np, plan.address, {
     onRegistered: () => { allRegistered = ++registeredCount === np; },
+    onFinished: rankFinished,
     onAbort: (rank, code, message) => {
       const judge = () => {
         if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, `called abort(${code})`);
@@ -280,6 +289,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
       });
       child.on('exit', (code, signal) => {
         const failed = code !== 0 || signal !== null;
+        if (!failed) rankFinished(rank, []);
         const judge = () => {
           if (supervisor.rankExited(rank, code, signal)) notifyPeerLost(rank, signal ? `was killed by ${signal}` : `exited with code ${code}`);
           resolve();
@@ -323,6 +333,8 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   let watching = options.deadlockDetection && np > 0;
   let wakeWatcher = () => {};
   const detector = new DeadlockDetector();
+  /** Collective calls (context:tag) whose ranks were already told of a conflict. */
+  const conflictsTold = new Set<string>();
   const watchForDeadlock = async () => {
     while (watching && !supervisor.isEnding) {
       await new Promise<void>((resolve) => {
@@ -332,6 +344,16 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
       if (!watching || supervisor.isEnding || !allRegistered) continue;
       const { live, snapshot } = await collectStates();
       if (!watching || supervisor.isEnding) return;
+      // Ranks in the same collective call with different calls or roots: each fails it as a mismatch.
+      const conflicts = findCallConflicts(snapshot).filter((c) => !conflictsTold.has(`${c.ctx}:${c.tag}`));
+      for (const conflict of conflicts) {
+        conflictsTold.add(`${conflict.ctx}:${conflict.tag}`);
+        for (const mine of conflict.calls) {
+          const other = conflict.calls.find((c) => c.op !== mine.op || c.root !== mine.root)!;
+          control.sendTo(mine.rank, { t: 'call-conflict', ctx: conflict.ctx, tag: conflict.tag, rank: other.rank, op: other.op, root: other.root });
+        }
+      }
+      if (conflicts.length > 0) continue;
       if (detector.observe(live, snapshot, live.length === np)) {
         say(`tsmpirun: deadlock: every rank is blocked in communication and no message is in flight:\n${describeSnapshot(live, snapshot)}`);
         supervisor.end(DEADLOCK_EXIT_STATUS, 'deadlock detected (--no-deadlock-detection turns this check off)');

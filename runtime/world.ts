@@ -2,6 +2,7 @@
 // loading them has no side effects (the one-file runtime is loaded, from V8's code cache, before any
 // rank joins; see runtime/env/bundles.ts).
 import { bootstrap } from './env/bootstrap.js';
+import { installFinalize } from './env/finalize.js';
 import { Comm, newCommShared } from './comm/comm.js';
 
 export interface World {
@@ -9,7 +10,10 @@ export interface World {
   readonly COMM_WORLD: Comm;
   /** This rank alone. */
   readonly COMM_SELF: Comm;
-  /** Optional: closes this rank's connections. Communication after it fails. */
+  /**
+   * Optional (the rank finalizes by itself once its code is done): waits until every rank has
+   * finished, then closes this rank's connections. Communication after it fails.
+   */
   readonly finalize: () => Promise<void>;
 }
 
@@ -31,15 +35,9 @@ export async function joinWorld(): Promise<World> {
     configurable: true,
   });
 
-  let finalized = false;
   return {
     COMM_WORLD: new Comm({ shared, context: 0, members: worldMembers, name: 'COMM_WORLD' }),
     COMM_SELF: new Comm({ shared, context: 2, members: Int32Array.of(joined.engine.rank), name: 'COMM_SELF' }),
-    async finalize(): Promise<void> {
-      if (finalized) return;
-      finalized = true;
-      joined.engine.close();
-      joined.control?.close();
-    },
+    finalize: installFinalize(joined.engine, joined.control),
   };
 }

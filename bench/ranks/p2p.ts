@@ -45,7 +45,7 @@ function bodies(cmd: P2pCommand): Body {
     case 'stream': {
       const buf = new Uint8Array(size);
       const ack = new Uint8Array(4);
-      const sends: Request<void>[] = new Array(window);
+      const sends: Request<Status>[] = new Array(window);
       const recvs: Request<Status>[] = new Array(window);
       return comm.rank === 0
         ? async (n) => {

@@ -16,6 +16,8 @@ const REGISTRATION_TIMEOUT_MS = 10_000;
 export interface ControlServerEvents {
   onRegistered(rank: number, pid: number): void;
   onAbort(rank: number, code: number, message: string): void;
+  /** `rank`'s program is done; `told`: the peers it sent a FIN frame. */
+  onFinished(rank: number, told: number[]): void;
   onState(rank: number, id: number, state: RankState): void;
   onDisconnected(rank: number): void;
 }
@@ -90,6 +92,9 @@ export class ControlServer {
           return;
         case 'abort':
           this.events.onAbort(rank, m.code, m.message);
+          return;
+        case 'finished':
+          this.events.onFinished(rank, m.told);
           return;
         case 'state':
           this.events.onState(rank, m.id, m);

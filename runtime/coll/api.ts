@@ -7,10 +7,9 @@
 // Every call first validates its arguments, before it sends anything. A root out of range is the
 // same mistake on every rank and fails at once. Anything else only some ranks may see (a bad list at
 // the root, a buffer of the wrong size on one rank, an op the local data does not support) fails this
-// rank and is relayed as an error marker along the edges the chosen algorithm would have used, so the
-// collective fails on every rank that would otherwise wait for this one (relay.ts). The exceptions are
-// gather-like collectives, whose non-roots hear nothing back from the root: a root-only error there
-// (e.g. Gather's recvbuf too small) fails the root alone, after the others have sent their data.
+// rank and is relayed as an error marker to every other rank (relay.ts), so the call fails on every
+// rank: the rooted collectives, where some ranks would otherwise only send, make every rank wait for
+// word that depends on every other rank (completion_binomial.ts).
 import { IN_PLACE, type InPlace } from '../constants.js';
 import { tsmpiError, type TsmpiError } from '../errors.js';
 import { dtypeName, dtypeOf, type TypedArray } from '../wire/dtype.js';
@@ -27,6 +26,7 @@ import { bcastBinomial, binomialChildren } from './bcast_binomial.js';
 import { bcastScatterAllgather, scatterAllgatherPeers } from './bcast_scatter_allgather.js';
 import { ObjectBlocks, TypedBlocks, VectorBlocks, type BlockStore } from './blocks.js';
 import type { CollChannel } from './channel.js';
+import { readyUp, verdictDown, type Shape } from './completion_binomial.js';
 import { gatherBinomial, gatherBinomialPeers } from './gather_binomial.js';
 import { gatherLinear, gatherLinearPeers } from './gather_linear.js';
 import { checkObjectOperand, describe, Op, opUnit, toOp, typedKernel, type OpLike } from './ops.js';
@@ -63,6 +63,7 @@ export async function bcast<T>(ch: CollChannel, obj: T, root: number, tag: numbe
   const payload = encodedPayload(ch, tag);
   const children = () => binomialChildren(ch.rank, ch.size, root);
   const encoded = ch.rank === root ? await checked(ch, tag, children, () => ch.encode(obj)) : undefined;
+  await readyUp(ch, root, tag, 'bcast', undefined, undefined);
   const received = await bcastBinomial(ch, root, tag, payload, encoded);
   return ch.rank === root ? obj : (ch.decode(joinParts(received)) as T);
 }
@@ -72,7 +73,8 @@ export async function Bcast(ch: CollChannel, buf: TypedArray, root: number, tag:
   const algorithm = selectAlgorithm('bcast', { size: ch.size, bytes: byteLengthOf(buf) });
   const peers = () =>
     algorithm === 'binomial' ? binomialChildren(ch.rank, ch.size, root) : scatterAllgatherPeers(ch.rank, ch.size, root);
-  await checked(ch, tag, peers, () => typed(buf, 'Bcast: buf'));
+  const shape = shapeOf(await checked(ch, tag, peers, () => typed(buf, 'Bcast: buf')));
+  await readyUp(ch, root, tag, 'Bcast', shape, ch.rank === root ? () => shape : undefined);
   if (algorithm === 'binomial') await bcastBinomial(ch, root, tag, typedPayload(ch, tag, buf, buf), buf);
   else await bcastScatterAllgather(ch, buf, root, tag);
 }
@@ -93,6 +95,7 @@ export async function scatter<T>(ch: CollChannel, objs: readonly T[] | undefined
       objs.forEach((item, rank) => rank !== root && store.put(rank, item));
     });
   }
+  await readyUp(ch, root, tag, 'scatter', undefined, undefined);
   await runScatter(ch, root, tag, algorithm, store);
   return ch.rank === root ? objs![root]! : (store.take(ch.rank) as T);
 }
@@ -107,16 +110,20 @@ export async function Scatter(
   checkRoot(ch, root, 'Scatter');
   const algorithm = selectAlgorithm('scatter', { size: ch.size, bytes: 0 });
   const { size, rank } = ch;
-  const store = await checked(ch, tag, () => scatterPeers(ch, root, algorithm), (): TypedBlocks => {
-    if (rank !== root) return TypedBlocks.window(ch, tag, typed(notInPlace(recvbuf, 'Scatter: recvbuf'), 'Scatter: recvbuf'), 'scatter');
+  const { store, shape } = await checked(ch, tag, () => scatterPeers(ch, root, algorithm), () => {
+    if (rank !== root) {
+      const recv = typed(notInPlace(recvbuf, 'Scatter: recvbuf'), 'Scatter: recvbuf');
+      return { store: TypedBlocks.window(ch, tag, recv, 'scatter'), shape: shapeOf(recv) };
+    }
     const send = typed(sendbuf, 'Scatter: sendbuf at the root');
     const blockLength = recvbuf === IN_PLACE ? send.length / size : typed(recvbuf, 'Scatter: recvbuf').length;
     if (recvbuf !== IN_PLACE) sameKind(send, recvbuf, 'Scatter');
     if (!Number.isInteger(blockLength) || send.length !== size * blockLength) {
       throw tsmpiError('TSMPI_ERR_COUNT', `Scatter: sendbuf has ${send.length} elements, not ${size} blocks of ${blockLength}`);
     }
-    return TypedBlocks.full(ch, tag, send, blockLength);
+    return { store: TypedBlocks.full(ch, tag, send, blockLength), shape: { dtype: dtypeOf(send), length: blockLength } };
   });
+  await readyUp(ch, root, tag, 'Scatter', shape, rank === root ? () => shape : undefined);
   await runScatter(ch, root, tag, algorithm, store);
   store.finish();
   if (rank === root && recvbuf !== IN_PLACE) recvbuf.set(sendbuf!.subarray(root * recvbuf.length, (root + 1) * recvbuf.length) as never);
@@ -128,8 +135,11 @@ export async function gather<T>(ch: CollChannel, obj: T, root: number, tag: numb
   const store = new ObjectBlocks(ch, tag);
   if (ch.rank !== root) await checked(ch, tag, () => gatherPeers(ch, root, algorithm), () => store.put(ch.rank, obj));
   await runGather(ch, root, tag, algorithm, store);
-  if (ch.rank !== root) return undefined;
-  return Array.from({ length: ch.size }, (_, rank) => (rank === root ? obj : (store.take(rank) as T)));
+  const gathered = ch.rank === root
+    ? await relayFailures(ch, tag, [], undefined, async () => Array.from({ length: ch.size }, (_, rank) => (rank === root ? obj : (store.take(rank) as T))))
+    : undefined;
+  await verdictDown(ch, root, tag);
+  return gathered;
 }
 
 export async function Gather(
@@ -154,6 +164,7 @@ export async function Gather(
     return TypedBlocks.full(ch, tag, recv, blockLength);
   });
   await runGather(ch, root, tag, algorithm, store);
+  await verdictDown(ch, root, tag);
 }
 
 export async function allgather<T>(ch: CollChannel, obj: T, tag: number): Promise<T[]> {
@@ -231,7 +242,9 @@ export async function reduce<T>(ch: CollChannel, obj: T, op: OpLike, root: numbe
   // op's commute flag is a promise about values the runtime cannot check.
   const commute = false;
   const resolved = await checked(ch, tag, () => reduceBinomialPeers(ch.rank, ch.size, root, commute), () => objectOp(op, obj));
-  return (await reduceBinomial(ch, root, tag, objectReduction(ch, tag, resolved), obj as unknown, commute)) as T | undefined;
+  const result = (await reduceBinomial(ch, root, tag, objectReduction(ch, tag, resolved), obj as unknown, commute)) as T | undefined;
+  await verdictDown(ch, root, tag);
+  return result;
 }
 
 export async function Reduce(
@@ -261,10 +274,11 @@ export async function Reduce(
   if (algorithm === 'rabenseifner') {
     const kernel = typedKernel(resolved, dtypeOf(input));
     await reduceRabenseifner(ch, root, tag, kernel, opUnit(resolved), inPlace ? undefined : input, output);
-    return;
+  } else {
+    const result = await reduceBinomial(ch, root, tag, typedReduction(ch, tag, resolved, input), input, commute, output);
+    if (atRoot && result !== output) output!.set(result as never);
   }
-  const result = await reduceBinomial(ch, root, tag, typedReduction(ch, tag, resolved, input), input, commute, output);
-  if (atRoot && result !== output) output!.set(result as never);
+  await verdictDown(ch, root, tag);
 }
 
 export async function allreduce<T>(ch: CollChannel, obj: T, op: OpLike, tag: number): Promise<T> {
@@ -356,16 +370,21 @@ export async function Scatterv(
   checkRoot(ch, root, 'Scatterv');
   selectAlgorithm('scatterv', { size: ch.size, bytes: 0 });
   const { rank, size } = ch;
-  const { store, own } = await checked(ch, tag, () => rootToAllPeers(rank, size, root), () => {
+  const { store, own, shape, expected } = await checked(ch, tag, () => rootToAllPeers(rank, size, root), () => {
     if (rank !== root) {
       const recv = typed(notInPlace(recvbuf, 'Scatterv: recvbuf'), 'Scatterv: recvbuf');
-      return { store: TypedBlocks.window(ch, tag, recv, 'scatter') as BlockStore, own: undefined };
+      return { store: TypedBlocks.window(ch, tag, recv, 'scatter') as BlockStore, own: undefined, shape: shapeOf(recv), expected: undefined };
     }
     const spec = vectorSpec(sendspec, size, 'Scatterv: sendbuf');
     const own = spec.buf.subarray(spec.displs[root]!, spec.displs[root]! + spec.counts[root]!);
     if (recvbuf !== IN_PLACE) sameShape(own, typed(recvbuf, 'Scatterv: recvbuf'), 'Scatterv (the root\'s own block)');
-    return { store: new VectorBlocks(ch, tag, spec.buf, spec.counts, spec.displs) as BlockStore, own };
+    const dtype = dtypeOf(spec.buf);
+    return {
+      store: new VectorBlocks(ch, tag, spec.buf, spec.counts, spec.displs) as BlockStore, own, shape: shapeOf(own),
+      expected: (r: number): Shape => ({ dtype, length: spec.counts[r]! }),
+    };
   });
+  await readyUp(ch, root, tag, 'Scatterv', shape, expected, true);
   await scatterLinear(ch, root, tag, store);
   if (own && recvbuf !== IN_PLACE) recvbuf.set(own as never);
 }
@@ -388,6 +407,7 @@ export async function Gatherv(
     return new VectorBlocks(ch, tag, spec.buf, spec.counts, spec.displs);
   });
   await gatherLinear(ch, root, tag, store);
+  await verdictDown(ch, root, tag);
 }
 
 export async function Allgatherv(ch: CollChannel, sendbuf: TypedArray | InPlace, recvspec: VectorSpec, tag: number): Promise<void> {
@@ -492,7 +512,10 @@ async function runTypedAllreduce(
 async function objectScan(ch: CollChannel, obj: unknown, op: OpLike, tag: number, exclusive: boolean): Promise<unknown> {
   selectAlgorithm(exclusive ? 'exscan' : 'scan', { size: ch.size, bytes: 0, objects: true });
   const resolved = await checked(ch, tag, () => scanPeers(ch.rank, ch.size), () => objectOp(op, obj));
-  return scanRecursiveDoubling(ch, tag, objectReduction(ch, tag, resolved), obj, exclusive);
+  const result = await scanRecursiveDoubling(ch, tag, objectReduction(ch, tag, resolved), obj, exclusive);
+  // The last rank's result depends on every rank: its word says the scan succeeded everywhere.
+  await verdictDown(ch, ch.size - 1, tag);
+  return result;
 }
 
 async function typedScan(
@@ -512,6 +535,7 @@ async function typedScan(
   });
   const result = await scanRecursiveDoubling(ch, tag, typedReduction(ch, tag, resolved, recvbuf), input, exclusive, recvbuf);
   if (result !== undefined && result !== recvbuf) recvbuf.set(result as never);
+  await verdictDown(ch, ch.size - 1, tag);
 }
 
 /** Reduce_scatter and Reduce_scatter_block, once the counts are known. */
@@ -601,6 +625,10 @@ function describeArg(value: unknown): string {
 function notInPlace<T>(value: T | InPlace, what: string): T {
   if (value === IN_PLACE) throw tsmpiError('TSMPI_ERR_ARG', `${what}: IN_PLACE is only allowed at the root`);
   return value;
+}
+
+function shapeOf(buf: TypedArray): Shape {
+  return { dtype: dtypeOf(buf), length: buf.length };
 }
 
 function byteLengthOf(value: unknown): number {

@@ -25,4 +25,11 @@ export interface CollChannel {
    * (e.g. scatter's list length at the root) fails the collective on every rank instead of hanging them.
    */
   sendError(code: TsmpiErrorCode, message: string, dest: number, tag: number): Promise<void>;
+  /**
+   * A completion notice (completion_binomial.ts): no data, only that this rank got this far in the call,
+   * with its buffer's shape when it has one ([element type code, element count]).
+   */
+  sendNotice(dest: number, tag: number, shape?: Float64Array): Promise<void>;
+  /** Receives a notice from `source`; its shape lands in `into` when given. */
+  recvNotice(source: number, tag: number, into?: Float64Array): Promise<void>;
 }

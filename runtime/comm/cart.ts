@@ -3,7 +3,7 @@
 // createCart keeps the first prod(dims) ranks (the rest get null), sub() splits along kept dims.
 import { UNDEFINED } from '../constants.js';
 import { CartGeometry, checkGridFits, validateCartShape, type FlagsInput, type ShiftResult } from './cart-math.js';
-import { Comm, type CommInit } from './comm.js';
+import { Comm, type CommInit, type SplitPlanner } from './comm.js';
 
 export class CartComm extends Comm {
   readonly #geometry: CartGeometry;
@@ -37,20 +37,21 @@ export class CartComm extends Comm {
   }
 
   /** The sub-grid of this rank keeping the dimensions flagged in `remainDims`. */
-  async sub(remainDims: FlagsInput): Promise<CartComm> {
-    this.checkUsable();
-    const placement = this.#geometry.subGrid(this.rank, remainDims);
-    const plan = await this.planSplit(placement.color, placement.key);
-    return new CartComm(
-      { shared: this.shared, ...plan!, name: `${this.name}.sub` },
-      new CartGeometry(placement.dims, placement.periods),
-    );
+  sub(remainDims: FlagsInput): Promise<CartComm> {
+    return this.splitCall('sub', async (plan) => {
+      const placement = this.#geometry.subGrid(this.rank, remainDims);
+      const planned = await plan(placement.color, placement.key);
+      return new CartComm(
+        { shared: this.shared, ...planned!, name: `${this.name}.sub` },
+        new CartGeometry(placement.dims, placement.periods),
+      );
+    });
   }
 }
 
 /** createCart's work (kept here so comm.ts need not import its own subclass). */
 export async function makeCart(
-  parent: Comm, dims: readonly number[], periods: FlagsInput | undefined, _reorder: boolean,
+  parent: Comm, plan: SplitPlanner, dims: readonly number[], periods: FlagsInput | undefined, _reorder: boolean,
 ): Promise<CartComm | null> {
   // Validation runs on every rank before anything is sent: the same bad input fails everywhere.
   const shape = validateCartShape(dims, periods);
@@ -58,7 +59,7 @@ export async function makeCart(
   checkGridFits(shape.dims, parent.size);
   // Reordering is allowed by MPI, never required: ranks keep their order (rank r sits at coordsOf(r)).
   const inGrid = parent.rank < geometry.size;
-  const plan = await parent.planSplit(inGrid ? 0 : UNDEFINED, parent.rank);
-  if (!plan) return null;
-  return new CartComm({ shared: parent.shared, ...plan, name: `${parent.name}.cart` }, geometry);
+  const planned = await plan(inGrid ? 0 : UNDEFINED, parent.rank);
+  if (!planned) return null;
+  return new CartComm({ shared: parent.shared, ...planned, name: `${parent.name}.cart` }, geometry);
 }

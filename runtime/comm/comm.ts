@@ -3,17 +3,17 @@
 // point, on the communicator's context) or to coll/ (collectives, on the hidden collective context
 // next to it, so the two never match each other).
 import { ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, TAG_UB, type InPlace } from '../constants.js';
-import { tsmpiError, type TsmpiErrorCode } from '../errors.js';
+import { tsmpiError } from '../errors.js';
 import * as coll from '../coll/api.js';
-import type { CollChannel } from '../coll/channel.js';
 import { MAX, MIN, SUM, type OpLike } from '../coll/ops.js';
 import type { CartComm } from './cart.js';
+import { CallChannel, type CommWire } from './call-channel.js';
 import { ContextIds } from './context-ids.js';
 import { checkSplitArgs, planSplit } from './split-plan.js';
-import { decodeObject, encodeObject } from '../p2p/codec.js';
 import type { Engine, RankMap } from '../p2p/engine.js';
-import { failRequest, Request, settleRequest } from '../p2p/request.js';
+import { Request } from '../p2p/request.js';
 import { Status } from '../p2p/status.js';
+import { callLabel, type CallName } from '../wire/call-label.js';
 import { dtypeName, dtypeOf, type TypedArray } from '../wire/dtype.js';
 
 /** Describes a value for an error message without printing it whole. */
@@ -58,6 +58,9 @@ export interface CommPlan {
   collTagStart: number;
 }
 
+/** split's agreement for one new communicator: who is in mine, and its context (null for UNDEFINED). */
+export type SplitPlanner = (color: number, key: number) => Promise<CommPlan | null>;
+
 export function newCommShared(engine: Engine, abortJob: (errorcode: number) => never): CommShared {
   return { engine, abortJob, contextIds: new ContextIds() };
 }
@@ -75,7 +78,10 @@ export class Comm {
   #collTag = 0;
   #freed = false;
   #name: string;
-  /** @internal */ protected readonly channel: CollChannel;
+  /** What collective calls of this communicator send and receive on (CallChannel). */
+  readonly #wire: CommWire;
+  /** Collective calls in progress: free() lets them finish before the context is given up. */
+  readonly #running = new Set<Promise<unknown>>();
   /** @internal */ readonly shared: CommShared;
 
   /** @internal Communicators are made by the runtime (COMM_WORLD, dup, split, createCart). */
@@ -98,9 +104,9 @@ export class Comm {
       init.members.forEach((world, r) => { map[world] = r; });
       this.#ranks = map;
     }
-    this.engine.openContext(this.context, this.#name, init.members);
-    this.engine.openContext(this.context + 1, `${this.#name} (collective)`, init.members);
-    this.channel = this.#makeChannel();
+    this.engine.openContext(this.context, this.#name, init.members, false);
+    this.engine.openContext(this.context + 1, this.#name, init.members, true, this.#collTag);
+    this.#wire = { engine: this.engine, members: init.members, ranks: this.#ranks, context: this.context + 1, rank: me, size: this.size };
   }
 
   get name(): string {
@@ -113,6 +119,7 @@ export class Comm {
   /** @internal */
   protected checkUsable(): void {
     if (this.#freed) throw tsmpiError('TSMPI_ERR_COMM', `${this.#name} has been freed`);
+    if (this.engine.finishing) throw tsmpiError('TSMPI_ERR_COMM', `${this.#name}: this rank has called finalize(); no communication after it`);
   }
 
   /** A destination: a rank of this communicator or PROC_NULL, as a world rank (or PROC_NULL). */
@@ -199,7 +206,8 @@ export class Comm {
   irecv<T = unknown>(source: number = ANY_SOURCE, tag: number = ANY_TAG): Request<T> {
     const s = this.#source(source), t = this.#recvTag(tag);
     if (s === PROC_NULL) return Request.completed(undefined as T);
-    return new ObjectRecvRequest<T>(this.engine.recvObject(s, t, this.context, this.#ranks));
+    const inner = this.engine.recvObject(s, t, this.context, this.#ranks);
+    return Request.mapped(inner, ([value]) => value as T, () => { inner.cancel(); return true; });
   }
 
   sendrecv<T = unknown>(
@@ -219,21 +227,38 @@ export class Comm {
   // Point-to-point, typed arrays
 
   Send(buf: TypedArray, dest: number, tag = 0): Promise<void> {
-    return rejecting(() => this.Isend(buf, dest, tag).wait());
+    return rejecting(() => {
+      const dtype = this.#typed(buf, 'Send'), d = this.#dest(dest), t = this.#sendTag(tag);
+      return this.engine.sendTyped(buf, d, t, this.context, dtype, false).wait();
+    });
   }
 
   Ssend(buf: TypedArray, dest: number, tag = 0): Promise<void> {
-    return rejecting(() => this.Issend(buf, dest, tag).wait());
+    return rejecting(() => {
+      const dtype = this.#typed(buf, 'Ssend'), d = this.#dest(dest), t = this.#sendTag(tag);
+      return this.engine.sendTyped(buf, d, t, this.context, dtype, true).wait();
+    });
   }
 
-  Isend(buf: TypedArray, dest: number, tag = 0): Request<void> {
+  Isend(buf: TypedArray, dest: number, tag = 0): Request<Status> {
     const dtype = this.#typed(buf, 'Isend'), d = this.#dest(dest), t = this.#sendTag(tag);
-    return this.engine.sendTyped(buf, d, t, this.context, dtype, false);
+    return this.#sent(this.engine.sendTyped(buf, d, t, this.context, dtype, false), dest, t, buf.length);
   }
 
-  Issend(buf: TypedArray, dest: number, tag = 0): Request<void> {
+  Issend(buf: TypedArray, dest: number, tag = 0): Request<Status> {
     const dtype = this.#typed(buf, 'Issend'), d = this.#dest(dest), t = this.#sendTag(tag);
-    return this.engine.sendTyped(buf, d, t, this.context, dtype, true);
+    return this.#sent(this.engine.sendTyped(buf, d, t, this.context, dtype, true), dest, t, buf.length);
+  }
+
+  /** A typed send's request resolves to a Status as a receive's does: this rank, the tag, the elements sent. */
+  #sent(req: Request<void>, dest: number, tag: number, count: number): Request<Status> {
+    return Request.mapped(req, () => {
+      const s = new Status();
+      s.source = dest === PROC_NULL ? PROC_NULL : this.rank;
+      s.tag = tag;
+      s.count = dest === PROC_NULL ? 0 : count;
+      return s;
+    });
   }
 
   Recv(buf: TypedArray, source: number = ANY_SOURCE, tag: number = ANY_TAG): Promise<Status> {
@@ -253,8 +278,8 @@ export class Comm {
       this.#typed(sendbuf, 'Sendrecv'); this.#typed(recvbuf, 'Sendrecv');
       this.#dest(dest); this.#sendTag(sendtag); this.#source(source); this.#recvTag(recvtag);
       const received = this.Irecv(recvbuf, source, recvtag);
-      const sent = this.Isend(sendbuf, dest, sendtag);
-      return Promise.all([received.wait(), sent.wait()]).then(([status]) => status);
+      const sent = this.Send(sendbuf, dest, sendtag);
+      return Promise.all([received.wait(), sent]).then(([status]) => status);
     });
   }
 
@@ -294,59 +319,82 @@ export class Comm {
     return this.shared.abortJob(code);
   }
 
-  /** Marks this communicator unusable; later calls on it fail with TSMPI_ERR_COMM. */
+  /**
+   * Marks this communicator unusable: later calls on it fail with TSMPI_ERR_COMM. Operations already
+   * started on it (receives, sends, collectives) complete normally; its context is given up once they
+   * have (MPI_Comm_free).
+   */
   free(): void {
     this.checkUsable();
     if (this.context === 0 || this.context === 2) throw tsmpiError('TSMPI_ERR_COMM', `${this.#name} cannot be freed`);
     this.#freed = true;
-    this.engine.retireContext(this.context);
-    this.engine.retireContext(this.context + 1);
-    this.shared.contextIds.release(this.context >> 1, this.#collTag);
+    const context = this.context, tagsUsed = this.#collTag;
+    const giveUp = (): Promise<void> | void => {
+      const pending = [this.engine.retireContext(context), this.engine.retireContext(context + 1)].filter((p) => p !== undefined);
+      if (pending.length === 0) return this.shared.contextIds.release(context >> 1, tagsUsed);
+      return Promise.all(pending).then(() => this.shared.contextIds.release(context >> 1, tagsUsed));
+    };
+    // With nothing in flight the id is free at once (a dup right after free may take it).
+    if (this.#running.size === 0) void giveUp();
+    else void Promise.allSettled([...this.#running]).then(giveUp);
   }
 
   /** A new communicator with the same members and a context of its own. */
-  async dup(): Promise<Comm> {
-    this.checkUsable();
-    const { slot, collTagStart } = await this.#agreeContext(true);
-    return new Comm({ shared: this.shared, context: slot * 2, members: this.members, collTagStart, name: `${this.#name}.dup` });
+  dup(): Promise<Comm> {
+    return this.#collective('dup', -1, async (ch, tag) => {
+      const { slot, collTagStart } = await this.#agreeContext(ch, tag, true);
+      return new Comm({ shared: this.shared, context: slot * 2, members: this.members, collTagStart, name: `${this.#name}.dup` });
+    });
   }
 
   /** Ranks giving the same colour form a new communicator, ordered by key then rank; UNDEFINED gives null. */
-  async split(color: number, key: number = this.rank): Promise<Comm | null> {
-    const plan = await this.planSplit(color, key);
-    return plan && new Comm({ shared: this.shared, ...plan, name: `${this.#name}.split(${color})` });
-  }
-
-  /** @internal split's agreement: who is in my new communicator, and its context. */
-  async planSplit(color: number, key: number): Promise<CommPlan | null> {
-    this.checkUsable();
-    checkSplitArgs(color, key);
-    const entries = await this.allgather<[number, number]>([color, key]);
-    const plan = planSplit(entries.map(([c, k]) => ({ color: c, key: k })), this.rank);
-    const { slot, collTagStart } = await this.#agreeContext(plan !== null);
-    if (!plan) return null;
-    return { members: Int32Array.from(plan.members, (r) => this.members[r]!), context: slot * 2, collTagStart };
+  split(color: number, key: number = this.rank): Promise<Comm | null> {
+    return this.#collective('split', -1, async (ch, tag) => {
+      const plan = await this.#planSplit(ch, tag, color, key);
+      return plan && new Comm({ shared: this.shared, ...plan, name: `${this.#name}.split(${color})` });
+    });
   }
 
   /** A Cartesian topology over the first prod(dims) ranks; the others get null. */
-  async createCart(dims: readonly number[], periods?: readonly (boolean | 0 | 1)[], reorder = false): Promise<CartComm | null> {
-    this.checkUsable();
-    const { makeCart } = await import('./cart.js');
-    return makeCart(this, dims, periods, reorder);
+  createCart(dims: readonly number[], periods?: readonly (boolean | 0 | 1)[], reorder = false): Promise<CartComm | null> {
+    return this.splitCall('createCart', async (plan) => {
+      const { makeCart } = await import('./cart.js');
+      return makeCart(this, plan, dims, periods, reorder);
+    });
+  }
+
+  /**
+   * @internal Runs a communicator constructor built on split as one collective call of this
+   * communicator: its tag is taken at the call, so every internal round pairs with the same call on
+   * every rank whatever else is in flight (a collective started before the constructor settles).
+   */
+  protected splitCall<R>(name: 'createCart' | 'sub', build: (plan: SplitPlanner) => Promise<R>): Promise<R> {
+    return this.#collective(name, -1, (ch, tag) => build((color, key) => this.#planSplit(ch, tag, color, key)));
+  }
+
+  /** split's agreement, as rounds of the call `tag`: who is in my new communicator, and its context. */
+  async #planSplit(ch: CallChannel, tag: number, color: number, key: number): Promise<CommPlan | null> {
+    checkSplitArgs(color, key);
+    const entries = await coll.allgather<[number, number]>(ch, [color, key], tag);
+    const plan = planSplit(entries.map(([c, k]) => ({ color: c, key: k })), this.rank);
+    const { slot, collTagStart } = await this.#agreeContext(ch, tag, plan !== null);
+    if (!plan) return null;
+    return { members: Int32Array.from(plan.members, (r) => this.members[r]!), context: slot * 2, collTagStart };
   }
 
   /**
    * Agrees a context slot with every member, and the first collective tag of the communicator that gets
    * it: the highest any member's earlier communicators on the slot reached (context-ids.ts). `take`
-   * false: take part without joining (split's UNDEFINED).
+   * false: take part without joining (split's UNDEFINED). Its rounds are rounds of the constructor's
+   * call (`tag`), in order, so they pair up across ranks whatever the ranks do meanwhile.
    */
-  async #agreeContext(take: boolean): Promise<{ slot: number; collTagStart: number }> {
+  async #agreeContext(ch: CallChannel, tag: number, take: boolean): Promise<{ slot: number; collTagStart: number }> {
     const ids = this.shared.contextIds;
     // verdict: [1 if every member reserved the candidate, -(highest first fresh tag)] under MIN.
     const proposal = new Int32Array(1), verdict = new Int32Array(2);
     for (let from = 0; ;) {
       proposal[0] = ids.lowestAvailable(from);
-      await this.Allreduce(IN_PLACE, proposal, MAX);
+      await coll.Allreduce(ch, IN_PLACE, proposal, MAX, tag);
       const candidate = proposal[0]!;
       // Every member sees the same candidate, so they all fail together when none is left.
       if (candidate < 0) {
@@ -355,7 +403,7 @@ export class Comm {
       const reserved = ids.reserve(candidate);
       verdict[0] = reserved ? 1 : 0;
       verdict[1] = -ids.firstFreshTag(candidate);
-      await this.Allreduce(IN_PLACE, verdict, MIN);
+      await coll.Allreduce(ch, IN_PLACE, verdict, MIN, tag);
       if (verdict[0] === 1) {
         ids.settle(candidate, take);
         return { slot: candidate, collTagStart: Math.abs(verdict[1]!) };
@@ -376,108 +424,90 @@ export class Comm {
     return tag;
   }
 
-  /** Runs one collective call with its own tag, listed for hang reports while it runs. */
-  #collective<R>(op: string, root: number, run: (tag: number) => Promise<R>): Promise<R> {
+  /**
+   * Runs one collective call: its tag is taken now, at the call, and every message of the call is
+   * labelled with the call's name and root (so ranks that called different collectives find out), on a
+   * channel of its own; the call is listed for hang reports while it runs.
+   */
+  #collective<R>(name: CallName, root: number, run: (ch: CallChannel, tag: number) => Promise<R>): Promise<R> {
     return rejecting(() => {
       const tag = this.nextCollTag();
-      const active = { op, context: this.context + 1, root, tag, since: Date.now() };
+      const active = { op: name, context: this.context + 1, root, tag, since: Date.now() };
       const set = this.engine.activeCollectives;
       set.add(active);
-      return run(tag).finally(() => set.delete(active));
+      const call = run(new CallChannel(this.#wire, callLabel(name, root)), tag);
+      this.#running.add(call);
+      return call.finally(() => {
+        set.delete(active);
+        this.#running.delete(call);
+      });
     });
   }
 
   // ---------------------------------------------------------------------------------------------
   // Collectives, objects
 
-  barrier(): Promise<void> { return this.#collective('barrier', -1, (t) => coll.barrier(this.channel, t)); }
-  bcast<T>(obj: T, root = 0): Promise<T> { return this.#collective('bcast', root, (t) => coll.bcast<T>(this.channel, obj, root, t)); }
-  scatter<T>(objs: readonly T[] | undefined, root = 0): Promise<T> { return this.#collective('scatter', root, (t) => coll.scatter<T>(this.channel, objs, root, t)); }
-  gather<T>(obj: T, root = 0): Promise<T[] | undefined> { return this.#collective('gather', root, (t) => coll.gather<T>(this.channel, obj, root, t)); }
-  allgather<T>(obj: T): Promise<T[]> { return this.#collective('allgather', -1, (t) => coll.allgather<T>(this.channel, obj, t)); }
-  alltoall<T>(objs: readonly T[]): Promise<T[]> { return this.#collective('alltoall', -1, (t) => coll.alltoall<T>(this.channel, objs, t)); }
-  reduce<T>(obj: T, op: OpLike = SUM, root = 0): Promise<T | undefined> { return this.#collective('reduce', root, (t) => coll.reduce<T>(this.channel, obj, op, root, t)); }
-  allreduce<T>(obj: T, op: OpLike = SUM): Promise<T> { return this.#collective('allreduce', -1, (t) => coll.allreduce<T>(this.channel, obj, op, t)); }
-  scan<T>(obj: T, op: OpLike = SUM): Promise<T> { return this.#collective('scan', -1, (t) => coll.scan<T>(this.channel, obj, op, t)); }
-  exscan<T>(obj: T, op: OpLike = SUM): Promise<T | undefined> { return this.#collective('exscan', -1, (t) => coll.exscan<T>(this.channel, obj, op, t)); }
+  barrier(): Promise<void> { return this.#collective('barrier', -1, (ch, t) => coll.barrier(ch, t)); }
+  bcast<T>(obj: T, root = 0): Promise<T> { return this.#collective('bcast', root, (ch, t) => coll.bcast<T>(ch, obj, root, t)); }
+  scatter<T>(objs: readonly T[] | undefined, root = 0): Promise<T> { return this.#collective('scatter', root, (ch, t) => coll.scatter<T>(ch, objs, root, t)); }
+  gather<T>(obj: T, root = 0): Promise<T[] | undefined> { return this.#collective('gather', root, (ch, t) => coll.gather<T>(ch, obj, root, t)); }
+  allgather<T>(obj: T): Promise<T[]> { return this.#collective('allgather', -1, (ch, t) => coll.allgather<T>(ch, obj, t)); }
+  alltoall<T>(objs: readonly T[]): Promise<T[]> { return this.#collective('alltoall', -1, (ch, t) => coll.alltoall<T>(ch, objs, t)); }
+  reduce<T>(obj: T, op: OpLike = SUM, root = 0): Promise<T | undefined> { return this.#collective('reduce', root, (ch, t) => coll.reduce<T>(ch, obj, op, root, t)); }
+  allreduce<T>(obj: T, op: OpLike = SUM): Promise<T> { return this.#collective('allreduce', -1, (ch, t) => coll.allreduce<T>(ch, obj, op, t)); }
+  scan<T>(obj: T, op: OpLike = SUM): Promise<T> { return this.#collective('scan', -1, (ch, t) => coll.scan<T>(ch, obj, op, t)); }
+  exscan<T>(obj: T, op: OpLike = SUM): Promise<T | undefined> { return this.#collective('exscan', -1, (ch, t) => coll.exscan<T>(ch, obj, op, t)); }
 
   // ---------------------------------------------------------------------------------------------
   // Collectives, typed arrays
 
-  Barrier(): Promise<void> { return this.#collective('Barrier', -1, (t) => coll.Barrier(this.channel, t)); }
-  Bcast(buf: TypedArray, root = 0): Promise<void> { return this.#collective('Bcast', root, (t) => coll.Bcast(this.channel, buf, root, t)); }
+  Barrier(): Promise<void> { return this.#collective('Barrier', -1, (ch, t) => coll.Barrier(ch, t)); }
+  Bcast(buf: TypedArray, root = 0): Promise<void> { return this.#collective('Bcast', root, (ch, t) => coll.Bcast(ch, buf, root, t)); }
   Scatter(sendbuf: TypedArray | null | undefined, recvbuf: TypedArray | InPlace, root = 0): Promise<void> {
-    return this.#collective('Scatter', root, (t) => coll.Scatter(this.channel, sendbuf, recvbuf, root, t));
+    return this.#collective('Scatter', root, (ch, t) => coll.Scatter(ch, sendbuf, recvbuf, root, t));
   }
   Gather(sendbuf: TypedArray | InPlace, recvbuf: TypedArray | null | undefined, root = 0): Promise<void> {
-    return this.#collective('Gather', root, (t) => coll.Gather(this.channel, sendbuf, recvbuf, root, t));
+    return this.#collective('Gather', root, (ch, t) => coll.Gather(ch, sendbuf, recvbuf, root, t));
   }
   Allgather(sendbuf: TypedArray | InPlace, recvbuf: TypedArray): Promise<void> {
-    return this.#collective('Allgather', -1, (t) => coll.Allgather(this.channel, sendbuf, recvbuf, t));
+    return this.#collective('Allgather', -1, (ch, t) => coll.Allgather(ch, sendbuf, recvbuf, t));
   }
   Alltoall(sendbuf: TypedArray | InPlace, recvbuf: TypedArray): Promise<void> {
-    return this.#collective('Alltoall', -1, (t) => coll.Alltoall(this.channel, sendbuf, recvbuf, t));
+    return this.#collective('Alltoall', -1, (ch, t) => coll.Alltoall(ch, sendbuf, recvbuf, t));
   }
   Reduce(sendbuf: TypedArray | InPlace, recvbuf: TypedArray | null | undefined, op: OpLike = SUM, root = 0): Promise<void> {
-    return this.#collective('Reduce', root, (t) => coll.Reduce(this.channel, sendbuf, recvbuf, op, root, t));
+    return this.#collective('Reduce', root, (ch, t) => coll.Reduce(ch, sendbuf, recvbuf, op, root, t));
   }
   Allreduce(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike = SUM): Promise<void> {
-    return this.#collective('Allreduce', -1, (t) => coll.Allreduce(this.channel, sendbuf, recvbuf, op, t));
+    return this.#collective('Allreduce', -1, (ch, t) => coll.Allreduce(ch, sendbuf, recvbuf, op, t));
   }
   Scan(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike = SUM): Promise<void> {
-    return this.#collective('Scan', -1, (t) => coll.Scan(this.channel, sendbuf, recvbuf, op, t));
+    return this.#collective('Scan', -1, (ch, t) => coll.Scan(ch, sendbuf, recvbuf, op, t));
   }
   Exscan(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike = SUM): Promise<void> {
-    return this.#collective('Exscan', -1, (t) => coll.Exscan(this.channel, sendbuf, recvbuf, op, t));
+    return this.#collective('Exscan', -1, (ch, t) => coll.Exscan(ch, sendbuf, recvbuf, op, t));
   }
   Reduce_scatter_block(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike = SUM): Promise<void> {
-    return this.#collective('Reduce_scatter_block', -1, (t) => coll.Reduce_scatter_block(this.channel, sendbuf, recvbuf, op, t));
+    return this.#collective('Reduce_scatter_block', -1, (ch, t) => coll.Reduce_scatter_block(ch, sendbuf, recvbuf, op, t));
   }
   Reduce_scatter(sendbuf: TypedArray | InPlace, recvbuf: TypedArray, recvcounts?: ArrayLike<number>, op: OpLike = SUM): Promise<void> {
-    return this.#collective('Reduce_scatter', -1, (t) => coll.Reduce_scatter(this.channel, sendbuf, recvbuf, recvcounts, op, t));
+    return this.#collective('Reduce_scatter', -1, (ch, t) => coll.Reduce_scatter(ch, sendbuf, recvbuf, recvcounts, op, t));
   }
   Scatterv(sendspec: VectorSpec | null | undefined, recvbuf: TypedArray | InPlace, root = 0): Promise<void> {
-    return this.#collective('Scatterv', root, (t) => coll.Scatterv(this.channel, sendspec, recvbuf, root, t));
+    return this.#collective('Scatterv', root, (ch, t) => coll.Scatterv(ch, sendspec, recvbuf, root, t));
   }
   Gatherv(sendbuf: TypedArray | InPlace, recvspec: VectorSpec | null | undefined, root = 0): Promise<void> {
-    return this.#collective('Gatherv', root, (t) => coll.Gatherv(this.channel, sendbuf, recvspec, root, t));
+    return this.#collective('Gatherv', root, (ch, t) => coll.Gatherv(ch, sendbuf, recvspec, root, t));
   }
   Allgatherv(sendbuf: TypedArray | InPlace, recvspec: VectorSpec): Promise<void> {
-    return this.#collective('Allgatherv', -1, (t) => coll.Allgatherv(this.channel, sendbuf, recvspec, t));
+    return this.#collective('Allgatherv', -1, (ch, t) => coll.Allgatherv(ch, sendbuf, recvspec, t));
   }
   Alltoallv(sendspec: VectorSpec | InPlace, recvspec: VectorSpec): Promise<void> {
-    return this.#collective('Alltoallv', -1, (t) => coll.Alltoallv(this.channel, sendspec, recvspec, t));
-  }
-
-  #makeChannel(): CollChannel {
-    const engine = this.engine, members = this.members, ranks = this.#ranks, ctx = this.context + 1;
-    return {
-      rank: this.rank,
-      size: this.size,
-      send: (buf, dest, tag) => engine.sendTyped(buf, members[dest]!, tag, ctx, dtypeOf(buf), false).wait(),
-      recv: (buf, source, tag) => engine.recvTyped(buf, members[source]!, tag, ctx, dtypeOf(buf), ranks).wait().then((s) => s.count),
-      sendEncoded: (parts, dest, tag) => engine.sendEncoded(parts, members[dest]!, tag, ctx).wait(),
-      recvEncoded: (source, tag) => engine.recvEncoded(members[source]!, tag, ctx).wait(),
-      encode: (value) => encodeObject(value).parts,
-      decode: (bytes) => decodeObject(bytes),
-      sendError: (code: TsmpiErrorCode, message: string, dest: number, tag: number) =>
-        engine.sendError(code, message, members[dest]!, tag, ctx).wait(),
-    };
+    return this.#collective('Alltoallv', -1, (ch, t) => coll.Alltoallv(ch, sendspec, recvspec, t));
   }
 
   /** @internal Element type name, for messages of subclasses. */
   protected static dtypeName(buf: TypedArray): string {
     return dtypeName(dtypeOf(buf));
-  }
-}
-
-/** irecv's request: the engine yields [value, status]; users get the value. */
-class ObjectRecvRequest<T> extends Request<T> {
-  constructor(inner: Request<[unknown, Status]>) {
-    super(() => { inner.cancel(); return true; });
-    inner.wait().then(
-      ([value]) => this[settleRequest](value as T),
-      (e) => this[failRequest](e),
-    );
   }
 }

@@ -10,6 +10,10 @@ import {
 
 export interface ControlEvents {
   onPeerLost(rank: number, reason: string): void;
+  /** `rank`'s program is done; `fin`: a FIN frame from it is on its way on the data plane. */
+  onPeerFinished(rank: number, fin: boolean): void;
+  /** Another rank is in the same collective call with another call or root (tsmpirun saw both). */
+  onCallConflict(context: number, tag: number, rank: number, op: string, root: number): void;
   reportState(): RankState;
   /** The launcher is gone: the rank must end. */
   onLauncherLost(): void;
@@ -18,6 +22,8 @@ export interface ControlEvents {
 export class ControlClient {
   private readonly ws: WebSocket;
   private closing = false;
+  /** Set while this rank waits in its finalize fence: called when every rank is done. */
+  private allFinished: (() => void) | undefined;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -54,6 +60,15 @@ export class ControlClient {
           case 'peer-lost':
             events.onPeerLost(m.rank, m.reason);
             return;
+          case 'peer-finished':
+            events.onPeerFinished(m.rank, m.fin);
+            return;
+          case 'all-finished':
+            client.allFinished?.();
+            return;
+          case 'call-conflict':
+            events.onCallConflict(m.ctx, m.tag, m.rank, m.op, m.root);
+            return;
           case 'report-state':
             client.send({ t: 'state', id: m.id, ...events.reportState() });
             return;
@@ -71,6 +86,17 @@ export class ControlClient {
 
   send(message: ToLauncher): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeControl(message));
+  }
+
+  /**
+   * The finalize fence: tells tsmpirun that this rank's program is done (and which peers got a FIN) and
+   * resolves once every rank's is. tsmpirun answers at once when this is the last rank.
+   */
+  finished(told: number[]): Promise<void> {
+    return new Promise((resolve) => {
+      this.allFinished = resolve;
+      this.send({ t: 'finished', told });
+    });
   }
 
   /** Sends an abort request and flushes it as far as the socket allows before the process exits. */

@@ -15,12 +15,21 @@ export interface PendingOperationReport {
   peer: number;
   tag: number;
   seconds: number;
+  /** For a collective call: its communicator's collective context, and which call of it (1, 2, …) it is. */
+  ctx?: number;
+  number?: number;
 }
 
 export type ToRank =
   | { t: 'challenge'; nonce: Uint8Array }
   | { t: 'peers'; addresses: string[] }
   | { t: 'peer-lost'; rank: number; reason: string }
+  /** `rank`'s program is done; `fin`: it sent this rank a FIN frame (wait for it before judging receives from it). */
+  | { t: 'peer-finished'; rank: number; fin: boolean }
+  /** Every rank's program is done: the finalize fence is over, connections may close. */
+  | { t: 'all-finished' }
+  /** World rank `rank` is in the same collective call (`ctx`, `tag`) with another call or root: fail it as a mismatch. */
+  | { t: 'call-conflict'; ctx: number; tag: number; rank: number; op: string; root: number }
   | { t: 'report-state'; id: number };
 
 /** A rank's answer to 'report-state': what it waits for, and whether anything else could wake it. */
@@ -28,6 +37,8 @@ export interface RankState {
   ops: PendingOperationReport[];
   /** Waiting only for communication: an awaited operation is pending and no timer or I/O of the program's own is active. */
   blocked: boolean;
+  /** The program is done: the rank waits in its finalize fence for the others. */
+  finished: boolean;
   framesOut: number;
   framesIn: number;
   /** Bytes read from peers: moves while a large frame streams in. */
@@ -42,6 +53,8 @@ export const MAX_REPORTED_OPS = 64;
 export type ToLauncher =
   | { t: 'hello'; rank: number; pid: number; address: string; proof: Uint8Array }
   | { t: 'abort'; code: number; message: string }
+  /** The program is done (finalize); `told`: the peers that got a FIN frame from this rank. */
+  | { t: 'finished'; told: number[] }
   | ({ t: 'state'; id: number } & RankState);
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -84,7 +97,8 @@ function checkOps(ops: unknown): PendingOperationReport[] {
     const r = o as Record<string, unknown>;
     if (typeof o !== 'object' || o === null || !isShortString(r.op, 64) || !isShortString(r.comm, 256)
       || !isInt(r.peer, -2, 2 ** 31) || !isInt(r.tag, -1, 2 ** 31) || typeof r.seconds !== 'number'
-      || !Number.isFinite(r.seconds) || r.seconds < 0) fail('op entry');
+      || !Number.isFinite(r.seconds) || r.seconds < 0
+      || (r.ctx !== undefined && !isInt(r.ctx, 0, 2 ** 32)) || (r.number !== undefined && !isInt(r.number, 1, 2 ** 31))) fail('op entry');
   }
   return ops as PendingOperationReport[];
 }
@@ -98,12 +112,15 @@ export function decodeToLauncher(data: Uint8Array): ToLauncher {
     case 'abort':
       if (!isInt(m.code, -(2 ** 31), 2 ** 31) || !isShortString(m.message, 65536)) fail('abort');
       return { t: 'abort', code: m.code, message: m.message };
+    case 'finished':
+      if (!Array.isArray(m.told) || !m.told.every((r) => isInt(r, 0, 2 ** 31))) fail('finished');
+      return { t: 'finished', told: m.told as number[] };
     case 'state':
-      if (!isInt(m.id, 0, 2 ** 31) || typeof m.blocked !== 'boolean' || !isInt(m.framesOut, 0, Number.MAX_SAFE_INTEGER)
+      if (!isInt(m.id, 0, 2 ** 31) || typeof m.blocked !== 'boolean' || typeof m.finished !== 'boolean' || !isInt(m.framesOut, 0, Number.MAX_SAFE_INTEGER)
         || !isInt(m.framesIn, 0, Number.MAX_SAFE_INTEGER) || !isInt(m.bytesIn, 0, Number.MAX_SAFE_INTEGER)
         || !isInt(m.omitted, 0, Number.MAX_SAFE_INTEGER)) fail('state');
       return {
-        t: 'state', id: m.id, ops: checkOps(m.ops), blocked: m.blocked,
+        t: 'state', id: m.id, ops: checkOps(m.ops), blocked: m.blocked, finished: m.finished,
         framesOut: m.framesOut, framesIn: m.framesIn, bytesIn: m.bytesIn, omitted: m.omitted,
       };
     default:
@@ -123,6 +140,15 @@ export function decodeToRank(data: Uint8Array): ToRank {
     case 'peer-lost':
       if (!isInt(m.rank, 0, 2 ** 31) || !isShortString(m.reason)) fail('peer-lost');
       return { t: 'peer-lost', rank: m.rank, reason: m.reason };
+    case 'peer-finished':
+      if (!isInt(m.rank, 0, 2 ** 31) || typeof m.fin !== 'boolean') fail('peer-finished');
+      return { t: 'peer-finished', rank: m.rank, fin: m.fin };
+    case 'all-finished':
+      return { t: 'all-finished' };
+    case 'call-conflict':
+      if (!isInt(m.ctx, 0, 2 ** 32) || !isInt(m.tag, 0, 2 ** 31) || !isInt(m.rank, 0, 2 ** 31) || !isShortString(m.op, 64)
+        || !isInt(m.root, -1, 2 ** 31)) fail('call-conflict');
+      return { t: 'call-conflict', ctx: m.ctx, tag: m.tag, rank: m.rank, op: m.op, root: m.root };
     case 'report-state':
       if (!isInt(m.id, 0, 2 ** 31)) fail('report-state');
       return { t: 'report-state', id: m.id };

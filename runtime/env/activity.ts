@@ -21,9 +21,14 @@ function hasOwnActivity(): boolean {
 
 export function rankState(engine: Engine): RankState {
   const { ops, total, anyAwaited } = engine.pendingOperations(MAX_REPORTED_OPS);
+  // A rank in its finalize fence can only wait: it counts as blocked, whatever it still serves.
+  const finished = engine.finishing;
   return {
-    ops: ops.map((o) => ({ op: o.op, comm: engine.contextName(o.context), peer: o.peer, tag: o.tag, seconds: o.seconds })),
-    blocked: anyAwaited && !hasOwnActivity(),
+    ops: ops.map((o) => (o.collective
+      ? { op: o.op, comm: engine.commName(o.context), peer: o.peer, tag: o.tag, seconds: o.seconds, ctx: o.context, number: engine.collectiveNumber(o.context, o.tag) }
+      : { op: o.op, comm: engine.contextName(o.context), peer: o.peer, tag: o.tag, seconds: o.seconds })),
+    blocked: finished || (anyAwaited && !hasOwnActivity()),
+    finished,
     framesOut: engine.framesOut, framesIn: engine.framesIn, bytesIn: engine.bytesIn,
     omitted: total - ops.length,
   };

@@ -63,6 +63,9 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   const address = size > 1 ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');
   const joined = await ControlClient.connect(config.control!, rank, secret, address, {
     onPeerLost: (peer, reason) => engine.peerLost(peer, reason),
+    // With a FIN on its way the FIN itself tells the engine, behind everything the peer sent.
+    onPeerFinished: (peer, fin) => { if (!fin) engine.peerFinished(peer); },
+    onCallConflict: (context, tag, other, op, root) => engine.callConflict(context, tag, other, op, root),
     reportState: () => rankState(engine),
     onLauncherLost: () => {
       try {

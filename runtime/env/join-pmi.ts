@@ -30,6 +30,11 @@ import type { PmiClient } from './pmi.js';
 export interface JobControl {
   /** Ends the whole job with `code` (best effort; the caller exits right after). */
   abort(code: number, message: string): void;
+  /**
+   * The finalize fence (finalize.ts): this rank's program is done (`told`: the peers that got a FIN);
+   * resolves once every rank's is.
+   */
+  finished(told: number[]): Promise<void>;
   close(): void;
 }
 
@@ -44,6 +49,7 @@ export interface PmiHints {
 const SECRET_KEY = 'tsmpi-secret';
 const SECRET_BYTES = 32;
 const addressKey = (rank: number): string => `tsmpi-addr-${rank}`;
+const doneKey = (rank: number): string => `tsmpi-done-${rank}`;
 
 /** An address card as published under tsmpi-addr-<rank>. */
 interface AddressCard {
@@ -154,6 +160,13 @@ export async function joinPmiJob(
     abort(code, message) {
       pmi.abort(exitCodeForPmi(code), message).catch(() => undefined);
     },
+    async finished() {
+      // A barrier in every dialect: under Hydra's PMI-2 the fence returns at once, but a get after it
+      // waits until every rank has fenced.
+      await pmi.put(doneKey(rank), '1');
+      await pmi.fence();
+      if (size > 1) await pmi.get(doneKey((rank + 1) % size), (rank + 1) % size);
+    },
     close() {
       void finalizeOnce();
     },
@@ -181,8 +194,6 @@ export async function joinPmiJob(
     if (code !== 0 && !quietExit) control.abort(code, `rank ${rank} exited with code ${code}`);
     if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   });
-  // A program that ends by itself finalizes PMI first (the launcher then knows the exit was intended).
-  process.on('beforeExit', () => { void finalizeOnce(); });
 
   if (size === 1) return { engine, control };
 

@@ -23,16 +23,17 @@
 // Messages to oneself take the same matching path without a socket.
 // Ranks here are world ranks; communicators translate (see comm/).
 import type net from 'node:net';
-import { ANY_SOURCE, PROC_NULL } from '../constants.js';
+import { ANY_SOURCE, ANY_TAG, PROC_NULL } from '../constants.js';
 import { markRelayed, tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
 import { ContextQueues, matches, type Envelope, type Pattern } from '../match/queues.js';
 import type { Connection, ConnectionReader } from '../transport/connection.js';
 import { Transport, type ListenSpec } from '../transport/transport.js';
 import { DTYPE_CONSTRUCTORS, DTYPE_OBJECT, bytesOf, dtypeName, type TypedArray } from '../wire/dtype.js';
+import { describeCall, type CallLabel } from '../wire/call-label.js';
 import { FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeader, writeHeaderFields, type FrameHeader } from '../wire/header.js';
 import { FrameParser } from '../wire/parser.js';
 import { decodeObject, encodeObject } from './codec.js';
-import { failRequest, isAwaited, Request, settleRequest } from './request.js';
+import { failRequest, isAwaited, keepAlive, Request, settleRequest, whenSettled } from './request.js';
 import { Status } from './status.js';
 
 export interface EngineOptions {
@@ -49,6 +50,8 @@ export interface EngineOptions {
 
 /** How a posted receive wants its message. */
 const enum Want { Typed, Object, Encoded }
+/** Not a receive: a probe (for messages about what waits). */
+const PROBE = -1;
 
 /** Maps a world rank to the rank in the communicator of the call; null when they are the same. */
 export type RankMap = Int32Array | null;
@@ -61,6 +64,8 @@ interface PostedRecv extends Pattern {
   readonly ranks: RankMap;
   readonly since: number;
   readonly context: number;
+  /** The collective call that posted it (its messages must carry the same label), or NO_CALL. */
+  readonly call: CallLabel;
 }
 
 interface Arrival extends Envelope {
@@ -71,6 +76,9 @@ interface Arrival extends Envelope {
   payload: Uint8Array | undefined;
   readonly seq: number;
   readonly sync: boolean;
+  /** The collective call the sender made (header aux, aux2); zeros for point-to-point. */
+  readonly op: number;
+  readonly rootPlusOne: number;
 }
 
 interface PendingRendezvous {
@@ -120,8 +128,28 @@ class PeerLink {
   queued: QueuedWrite[] = [];
   openSockets = 0;
   lost: TsmpiError | undefined;
+  /** The peer's program is done and everything it sent before that has arrived: no new message will come. */
+  finished = false;
+  /** Called once a connection being made is up (queued frames written) or has failed. */
+  settled: (() => void)[] = [];
   readonly expectedData = new Map<number, ExpectedData>();
   constructor(readonly peer: number) {}
+}
+
+/** The label of point-to-point messages (no collective call). */
+const NO_CALL: CallLabel = { op: 0, rootPlusOne: 0 };
+
+/** A communicator context as hang reports and error messages name it. */
+interface ContextInfo {
+  /** The communicator's name (COMM_WORLD, COMM_WORLD.dup, …). */
+  readonly comm: string;
+  /** For hang reports: the name, marked "(collective)" for a hidden collective context. */
+  readonly display: string;
+  /** World rank of each member, in communicator rank order. */
+  readonly members: Int32Array;
+  readonly memberSet: ReadonlySet<number>;
+  /** The tag of the communicator's first collective call (collective #1). */
+  readonly firstCollTag: number;
 }
 
 const REJECT_CTS = 1;
@@ -179,6 +207,8 @@ export interface PendingOperation {
   seconds: number;
   /** The program waits for it (as opposed to a request posted and not yet waited for). */
   awaited: boolean;
+  /** A collective call (op is its name, peer its root or -1, tag its call's tag). */
+  collective: boolean;
 }
 
 export interface PendingSummary {
@@ -219,11 +249,14 @@ export class Engine {
   private closed = false;
   /** Collective calls known to have failed (see failCall), by context and tag. */
   private readonly failedCalls = new Map<string, TsmpiError>();
-  private readonly contextNames = new Map<number, string>();
-  /** Members (world ranks) of each open context: error markers from anyone else are stale and ignored. */
-  private readonly contextMembers = new Map<number, Set<number>>();
+  /** Open contexts: their communicator's name and members (error markers from anyone else are stale). */
+  private readonly contextInfo = new Map<number, ContextInfo>();
   /** Contexts freed here and not reused since. */
   private readonly retiredContexts = new Set<number>();
+  /** Peers whose program is done (PeerLink.finished). */
+  private finishedCount = 0;
+  /** This rank's program is done: it waits in its finalize fence (finish()). */
+  finishing = false;
 
   constructor(opts: EngineOptions) {
     this.rank = opts.rank;
@@ -252,8 +285,8 @@ export class Engine {
   // ---------------------------------------------------------------------------------------------
   // Sending
 
-  /** Typed send of `buf` (a view; never copied for rendezvous). */
-  sendTyped(buf: TypedArray, dest: number, tag: number, context: number, dtype: number, sync: boolean): Request<void> {
+  /** Typed send of `buf` (a view; never copied for rendezvous). `call`: the collective call it belongs to. */
+  sendTyped(buf: TypedArray, dest: number, tag: number, context: number, dtype: number, sync: boolean, call: CallLabel = NO_CALL): Request<void> {
     const bytes = bytesOf(buf);
     const length = bytes.length;
     if (length <= this.eagerLimit && !sync) {
@@ -261,17 +294,17 @@ export class Engine {
       const link = dest >= 0 && dest !== this.rank ? this.links[dest] : undefined;
       const socket = link?.sendSocket;
       const cost = creditCost(length);
-      if (socket && link.credit >= cost && !link.lost && length <= EAGER_COPY_MAX_BYTES) {
+      if (socket && link.credit >= cost && !link.lost && !link.finished && length <= EAGER_COPY_MAX_BYTES) {
         link.credit -= cost;
         this.messagesSent++;
         const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
-        writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, 0, context, tag, 0, length, 0, 0);
+        writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, 0, context, tag, 0, length, call.op, call.rootPlusOne);
         frame.set(bytes, HEADER_BYTES);
         return this.writeEager(link, frame);
       }
-      return this.sendParts([bytes], length, dest, tag, context, dtype, sync);
+      return this.sendParts([bytes], length, dest, tag, context, dtype, sync, call);
     }
-    return this.sendParts(splitLarge(bytes), length, dest, tag, context, dtype, sync);
+    return this.sendParts(splitLarge(bytes), length, dest, tag, context, dtype, sync, call);
   }
 
   sendObject(value: unknown, dest: number, tag: number, context: number, sync: boolean): Request<void> {
@@ -280,7 +313,7 @@ export class Engine {
       // As sendTyped: a small object to a connected peer goes out without detours.
       const link = dest >= 0 && dest !== this.rank ? this.links[dest] : undefined;
       const cost = creditCost(byteLength);
-      if (link?.sendSocket && link.credit >= cost && !link.lost) {
+      if (link?.sendSocket && link.credit >= cost && !link.lost && !link.finished) {
         link.credit -= cost;
         this.messagesSent++;
         const frame = Buffer.allocUnsafe(HEADER_BYTES + byteLength);
@@ -289,18 +322,20 @@ export class Engine {
         return this.writeEager(link, frame);
       }
     }
-    return this.sendParts(parts, byteLength, dest, tag, context, DTYPE_OBJECT, sync);
+    return this.sendParts(parts, byteLength, dest, tag, context, DTYPE_OBJECT, sync, NO_CALL);
   }
 
-  sendEncoded(parts: readonly Uint8Array[], dest: number, tag: number, context: number): Request<void> {
-    return this.sendParts(parts, totalLength(parts), dest, tag, context, DTYPE_OBJECT, false);
+  sendEncoded(parts: readonly Uint8Array[], dest: number, tag: number, context: number, call: CallLabel = NO_CALL): Request<void> {
+    return this.sendParts(parts, totalLength(parts), dest, tag, context, DTYPE_OBJECT, false, call);
   }
 
   /** An error marker: the matching receive at `dest` fails with this code and message. */
   sendError(code: TsmpiErrorCode, message: string, dest: number, tag: number, context: number): Request<void> {
     const payload = Buffer.from(JSON.stringify({ code, message }));
     if (dest === this.rank) {
-      this.arrive(this.rank, { kind: FrameKind.COLL_ERROR, source: this.rank, tag, dtype: 0, length: payload.length, payload, seq: 0, sync: false }, context);
+      this.arrive(this.rank, {
+        kind: FrameKind.COLL_ERROR, source: this.rank, tag, dtype: 0, length: payload.length, payload, seq: 0, sync: false, op: 0, rootPlusOne: 0,
+      }, context);
       return Request.completed<void>(undefined);
     }
     const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
@@ -312,19 +347,19 @@ export class Engine {
   }
 
   private sendParts(
-    parts: readonly Uint8Array[], length: number, dest: number, tag: number, context: number, dtype: number, sync: boolean,
+    parts: readonly Uint8Array[], length: number, dest: number, tag: number, context: number, dtype: number, sync: boolean, call: CallLabel,
   ): Request<void> {
     if (dest === PROC_NULL) return Request.completed<void>(undefined);
     this.messagesSent++;
-    if (dest === this.rank) return this.sendToSelf(parts, length, tag, context, dtype, sync);
+    if (dest === this.rank) return this.sendToSelf(parts, length, tag, context, dtype, sync, call);
     const link = this.link(dest);
     if (link.lost) return failed(link.lost);
-    if (length <= this.eagerLimit && link.credit >= creditCost(length)) {
+    if (length <= this.eagerLimit && link.credit >= creditCost(length) && !link.finished) {
       link.credit -= creditCost(length);
       const seq = sync ? this.nextSeq++ : 0;
-      if (length > EAGER_COPY_MAX_BYTES) return this.sendEagerInPlace(link, parts, length, tag, context, dtype, seq, sync);
+      if (length > EAGER_COPY_MAX_BYTES) return this.sendEagerInPlace(link, parts, length, tag, context, dtype, seq, sync, call);
       const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
-      writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, 0, 0);
+      writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, call.op, call.rootPlusOne);
       if (parts.length === 1) frame.set(parts[0]!, HEADER_BYTES);
       else { let off = HEADER_BYTES; for (const p of parts) { frame.set(p, off); off += p.length; } }
       if (!sync) return this.writeEager(link, frame);
@@ -333,9 +368,13 @@ export class Engine {
       this.syncSends.set(seq, { req, context, peer: dest, tag, since: Date.now() });
       return req;
     }
+    // A send that needs the receiver (rendezvous, or an ssend) to a rank that has finished can never complete.
+    if (link.finished) return failed(this.finishedPeerError(sync ? 'ssend' : 'send', dest, tag, context));
     const seq = this.nextSeq++;
     const req = new Request<void>();
     const header = headerOf(FrameKind.RTS, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0);
+    header.aux = call.op;
+    header.aux2 = call.rootPlusOne;
     this.rendezvousSends.set(seq, { peer: dest, parts, length, req, header, since: Date.now() });
     this.write(link, [encodeFrameHeader(header)], undefined);
     return req;
@@ -349,9 +388,10 @@ export class Engine {
    */
   private sendEagerInPlace(
     link: PeerLink, parts: readonly Uint8Array[], length: number, tag: number, context: number, dtype: number, seq: number, sync: boolean,
+    call: CallLabel,
   ): Request<void> {
     const head = Buffer.allocUnsafe(HEADER_BYTES);
-    writeHeaderFields(head, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, 0, 0);
+    writeHeaderFields(head, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, call.op, call.rootPlusOne);
     const req = new Request<void>();
     if (sync) this.syncSends.set(seq, { req, context, peer: link.peer, tag, since: Date.now() });
     this.write(link, [head, ...parts], (err) => {
@@ -362,7 +402,7 @@ export class Engine {
   }
 
   private sendToSelf(
-    parts: readonly Uint8Array[], length: number, tag: number, context: number, dtype: number, sync: boolean,
+    parts: readonly Uint8Array[], length: number, tag: number, context: number, dtype: number, sync: boolean, call: CallLabel,
   ): Request<void> {
     // A copy makes the send complete at once, as an eager send would: a program that sends to
     // itself before receiving must not deadlock, whatever the size.
@@ -377,29 +417,31 @@ export class Engine {
     } else {
       req = Request.completed<void>(undefined);
     }
-    this.arrive(this.rank, { kind: FrameKind.EAGER, source: this.rank, tag, dtype, length, payload, seq, sync }, context);
+    this.arrive(this.rank, {
+      kind: FrameKind.EAGER, source: this.rank, tag, dtype, length, payload, seq, sync, op: call.op, rootPlusOne: call.rootPlusOne,
+    }, context);
     return req;
   }
 
   // ---------------------------------------------------------------------------------------------
   // Receiving
 
-  recvTyped(buf: TypedArray, source: number, tag: number, context: number, dtype: number, ranks: RankMap): Request<Status> {
-    return this.post(Want.Typed, buf, dtype, source, tag, context, ranks) as Request<Status>;
+  recvTyped(buf: TypedArray, source: number, tag: number, context: number, dtype: number, ranks: RankMap, call: CallLabel = NO_CALL): Request<Status> {
+    return this.post(Want.Typed, buf, dtype, source, tag, context, ranks, call) as Request<Status>;
   }
 
   /** Resolves with [value, status]. */
   recvObject(source: number, tag: number, context: number, ranks: RankMap): Request<[unknown, Status]> {
-    return this.post(Want.Object, undefined, DTYPE_OBJECT, source, tag, context, ranks) as Request<[unknown, Status]>;
+    return this.post(Want.Object, undefined, DTYPE_OBJECT, source, tag, context, ranks, NO_CALL) as Request<[unknown, Status]>;
   }
 
   /** Resolves with the encoded bytes of an object message. */
-  recvEncoded(source: number, tag: number, context: number): Request<Uint8Array> {
-    return this.post(Want.Encoded, undefined, DTYPE_OBJECT, source, tag, context, null) as Request<Uint8Array>;
+  recvEncoded(source: number, tag: number, context: number, ranks: RankMap = null, call: CallLabel = NO_CALL): Request<Uint8Array> {
+    return this.post(Want.Encoded, undefined, DTYPE_OBJECT, source, tag, context, ranks, call) as Request<Uint8Array>;
   }
 
   private post(
-    want: Want, buf: TypedArray | undefined, dtype: number, source: number, tag: number, context: number, ranks: RankMap,
+    want: Want, buf: TypedArray | undefined, dtype: number, source: number, tag: number, context: number, ranks: RankMap, call: CallLabel,
   ): Request<unknown> {
     const queues = this.queues(context);
     const arrival = queues.unexpected.length > 0 ? queues.takeUnexpected({ source, tag }) : undefined;
@@ -411,7 +453,7 @@ export class Engine {
       req[settleRequest](want === Want.Object ? [undefined, status] : want === Want.Typed ? status : undefined);
       return true;
     });
-    posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context };
+    posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context, call };
     const callFailed = this.failedCalls.size > 0 ? this.failedCalls.get(callKey(context, tag)) : undefined;
     if (callFailed) {
       req[failRequest](callFailed);
@@ -422,11 +464,18 @@ export class Engine {
       return req;
     }
     if (source !== ANY_SOURCE && source !== this.rank) {
-      const lost = this.links[source]?.lost;
-      if (lost) {
-        req[failRequest](lost);
+      const link = this.links[source];
+      if (link?.lost) {
+        req[failRequest](link.lost);
         return req;
       }
+      if (link?.finished) {
+        req[failRequest](this.waitsForFinished(posted, source));
+        return req;
+      }
+    } else if (source === ANY_SOURCE && this.finishedCount > 0 && this.othersAllFinished(context)) {
+      req[failRequest](this.waitsForFinished(posted, source));
+      return req;
     }
     queues.posted.push(posted);
     return req;
@@ -481,8 +530,16 @@ export class Engine {
     const now = this.iprobe(source, tag, context, ranks);
     if (now) return Promise.resolve(now);
     const queues = this.queues(context);
+    if (source !== ANY_SOURCE && source !== this.rank) {
+      const link = this.links[source];
+      if (link?.lost) return Promise.reject(link.lost);
+      if (link?.finished) return Promise.reject(this.waitsForFinished({ source, tag, context, call: NO_CALL, want: PROBE }, source));
+    } else if (source === ANY_SOURCE && this.finishedCount > 0 && this.othersAllFinished(context)) {
+      return Promise.reject(this.waitsForFinished({ source, tag, context, call: NO_CALL, want: PROBE }, source));
+    }
     return new Promise<Status>((resolve, reject) => {
       const waiter: ProbeWaiter = { source, tag, ranks, resolve, reject, req: new Request<void>(), since: Date.now(), context };
+      waiter.req[keepAlive]();
       queues.probes ??= [];
       queues.probes.push(waiter);
     });
@@ -503,7 +560,7 @@ export class Engine {
       // A marker for a context freed here, or from a rank outside the communicator now using the id
       // (an earlier one had it), belongs to a call that is over. A context not opened yet is kept:
       // peers may finish creating a communicator, and fail in it, before this rank has it.
-      const members = this.contextMembers.get(context);
+      const members = this.contextInfo.get(context)?.memberSet;
       const stale = this.retiredContexts.has(context) || (members !== undefined && !members.has(source));
       if (!stale) this.failCall(context, arrival.tag, decodeErrorMarker(arrival.payload!));
       return;
@@ -601,6 +658,8 @@ export class Engine {
   }
 
   private checkFit(posted: PostedRecv, arrival: Arrival): TsmpiError | undefined {
+    const call = posted.call;
+    if (call.op !== arrival.op || call.rootPlusOne !== arrival.rootPlusOne) return this.callMismatch(posted, arrival);
     if (posted.want !== Want.Typed) {
       if (arrival.dtype === DTYPE_OBJECT) return undefined;
     } else if (arrival.dtype === posted.dtype && arrival.length <= posted.buf!.byteLength) {
@@ -623,6 +682,17 @@ export class Engine {
       return tsmpiError('TSMPI_ERR_TRUNCATE', `${from} has ${arrival.length / per} elements but the receive buffer holds ${posted.buf!.length}`);
     }
     return undefined;
+  }
+
+  /**
+   * Two ranks called different collectives (or one with another root) as the same call on a
+   * communicator: "rank 0 called bcast(root=0) where rank 1 called reduce(root=0): collective #7 on COMM_WORLD".
+   */
+  private callMismatch(posted: PostedRecv, arrival: Arrival): TsmpiError {
+    const { context } = posted;
+    const theirs = describeCall(arrival.op, arrival.rootPlusOne), mine = describeCall(posted.call.op, posted.call.rootPlusOne);
+    const sender = this.commRank(context, arrival.source), me = this.commRank(context, this.rank);
+    return tsmpiError('TSMPI_ERR_COLL_MISMATCH', `rank ${sender} called ${theirs} where rank ${me} called ${mine}: ${this.where(context, arrival.tag, posted.call)}`);
   }
 
   private returnCredit(peer: number, amount: number): void {
@@ -665,7 +735,7 @@ export class Engine {
     if (h.kind !== FrameKind.EAGER) return undefined;
     const arrival: Arrival = {
       kind: FrameKind.EAGER, source: link.peer, tag: h.tag, dtype: h.dtype, length: h.length,
-      payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0,
+      payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: h.aux, rootPlusOne: h.aux2,
     };
     conn.arrival = arrival;
     const queues = this.queues(h.context);
@@ -707,13 +777,13 @@ export class Engine {
       case FrameKind.COLL_ERROR:
         this.arrive(peer, {
           kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
-          payload: ownedCopy(payload), seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0,
+          payload: ownedCopy(payload), seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: 0, rootPlusOne: 0,
         }, h.context);
         return;
       case FrameKind.RTS:
         this.arrive(peer, {
           kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
-          payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0,
+          payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: h.aux, rootPlusOne: h.aux2,
         }, h.context);
         return;
       case FrameKind.CTS: {
@@ -750,6 +820,8 @@ export class Engine {
         if (link.credit > EAGER_CREDIT_WINDOW) throw tsmpiError('TSMPI_ERR_PROTOCOL', `rank ${peer} returned more credit than was lent`);
         return;
       case FrameKind.BYE:
+        // FIN: the peer's program is done, and this connection carried everything it sent us.
+        this.peerFinished(peer);
         return;
       default:
         throw tsmpiError('TSMPI_ERR_PROTOCOL', `unexpected frame kind ${h.kind} from rank ${peer}`);
@@ -797,7 +869,6 @@ export class Engine {
       done?.(link.lost);
       return;
     }
-    if (link.queued.length === 0) holdLoopForQueue(link);
     link.queued.push({ parts, done });
     if (!link.connecting) {
       link.connecting = true;
@@ -856,14 +927,15 @@ export class Engine {
     });
     if (!link.sendSocket && !link.lost) {
       link.sendSocket = socket;
+      link.connecting = false;
       const queued = link.queued;
       link.queued = [];
       if (queued.length > 0) {
         socket.cork();
         for (const q of queued) writeParts(socket, q.parts, q.done);
         socket.uncork();
-        releaseLoopForQueue(link);
       }
+      settleLink(link);
     }
   }
 
@@ -874,7 +946,7 @@ export class Engine {
     link.connecting = false;
     const queued = link.queued;
     link.queued = [];
-    if (queued.length > 0) releaseLoopForQueue(link);
+    settleLink(link);
     for (const q of queued) q.done?.(error);
     for (const [seq, send] of this.rendezvousSends) {
       if (send.peer === link.peer) {
@@ -913,28 +985,195 @@ export class Engine {
     return q;
   }
 
-  /** A communicator starts using `context`: its name (for hang reports) and members (world ranks). */
-  openContext(context: number, name: string, members: Int32Array): void {
-    this.contextNames.set(context, name);
-    this.contextMembers.set(context, new Set(members));
+  /**
+   * A communicator starts using `context`: its name (for hang reports and errors), members (world
+   * ranks) and, for a collective context, the tag of its first collective call.
+   */
+  openContext(context: number, comm: string, members: Int32Array, collective: boolean, firstCollTag = 0): void {
+    this.contextInfo.set(context, {
+      comm, display: collective ? `${comm} (collective)` : comm, members, memberSet: new Set(members), firstCollTag,
+    });
     this.retiredContexts.delete(context);
   }
 
   /**
-   * A communicator was freed: forget everything of its context, so a communicator that later gets the
-   * same id starts clean (no stale failed calls, no leftover messages).
+   * A communicator was freed: once every operation still pending on `context` has completed (MPI's
+   * Comm_free: pending operations complete normally), forget everything of the context, so that a
+   * communicator that later gets the same id starts clean (no stale failed calls, no leftover
+   * messages). Returns a promise when something is still pending (it resolves once the context is
+   * forgotten), nothing when it was forgotten at once.
    */
-  retireContext(context: number): void {
-    this.contextNames.delete(context);
-    this.contextMembers.delete(context);
+  retireContext(context: number): Promise<void> | undefined {
+    const pending = this.pendingRequestsOn(context);
+    // Nothing pending: at once, so a communicator created right after free() can have the id.
+    if (pending.length === 0) return void this.forgetContext(context);
+    return Promise.all(pending.map((r) => r[whenSettled]())).then(() => this.forgetContext(context));
+  }
+
+  private forgetContext(context: number): void {
+    this.contextInfo.delete(context);
     this.retiredContexts.add(context);
     this.contexts.delete(context);
     const prefix = `${context}:`;
     for (const key of this.failedCalls.keys()) if (key.startsWith(prefix)) this.failedCalls.delete(key);
   }
 
+  /** Every request that still waits for something on `context`. */
+  private pendingRequestsOn(context: number): Request<any>[] {
+    const out: Request<any>[] = [];
+    const queues = this.contexts.get(context);
+    if (queues) {
+      for (const p of queues.posted) out.push(p.req);
+      for (const w of queues.probes ?? []) out.push(w.req);
+    }
+    for (const r of this.rendezvousSends.values()) if (r.header.context === context) out.push(r.req);
+    for (const w of this.syncSends.values()) if (w.context === context) out.push(w.req);
+    for (const link of this.links) for (const e of link?.expectedData.values() ?? []) if (e.context === context) out.push(e.req);
+    return out.filter((r) => !r.done);
+  }
+
   contextName(context: number): string {
-    return this.contextNames.get(context) ?? `context ${context}`;
+    return this.contextInfo.get(context)?.display ?? `context ${context}`;
+  }
+
+  /** The name of the communicator that uses `context`. */
+  commName(context: number): string {
+    return this.contextInfo.get(context)?.comm ?? `context ${context}`;
+  }
+
+  /** Which collective call of its communicator (1, 2, …) the call with `tag` on `context` is. */
+  collectiveNumber(context: number, tag: number): number {
+    return ((tag - (this.contextInfo.get(context)?.firstCollTag ?? 0)) & 0x7fffffff) + 1;
+  }
+
+  /**
+   * tsmpirun saw another rank (`other`, a world rank) in the same collective call of this rank's
+   * communicator with another call or root, and no message between the two to tell them (a broadcast
+   * whose ranks disagree on the root waits along different trees): the call fails here as a mismatch
+   * found by a message would, and this rank relays the error to the others.
+   */
+  callConflict(context: number, tag: number, other: number, otherCall: string, otherRoot: number): void {
+    let mine: ActiveCollective | undefined;
+    for (const c of this.activeCollectives) if (c.context === context && c.tag === tag) mine = c;
+    if (!mine) return;
+    const described = (name: string, root: number) => (root >= 0 ? `${name}(root=${root})` : name);
+    const error = tsmpiError('TSMPI_ERR_COLL_MISMATCH', `rank ${this.commRank(context, other)} called ${described(otherCall, otherRoot)} `
+      + `where rank ${this.commRank(context, this.rank)} called ${described(mine.op, mine.root)}: ${this.where(context, tag, { op: 1, rootPlusOne: 0 })}`);
+    this.failCall(context, tag, error);
+  }
+
+  /** A world rank as the communicator of `context` numbers it (the world rank if the context is unknown). */
+  private commRank(context: number, world: number): number {
+    const members = this.contextInfo.get(context)?.members;
+    if (!members) return world;
+    const r = members.indexOf(world);
+    return r < 0 ? world : r;
+  }
+
+  /** "collective #7 on COMM_WORLD" for a collective call's tag, or "COMM_WORLD" for point-to-point. */
+  private where(context: number, tag: number, call: CallLabel): string {
+    const info = this.contextInfo.get(context);
+    const comm = info?.comm ?? `context ${context}`;
+    if (call.op === 0) return comm;
+    const number = ((tag - (info?.firstCollTag ?? 0)) & 0x7fffffff) + 1;
+    return `collective #${number} on ${comm}`;
+  }
+
+  /** "recv(source=3, tag=5) on COMM_WORLD", or "bcast(root=0) (collective #7 on COMM_WORLD)". */
+  private callIn(what: string, context: number, tag: number, call: CallLabel): string {
+    return call.op === 0 ? `${what} on ${this.where(context, tag, call)}` : `${what} (${this.where(context, tag, call)})`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Finishing: the implicit or explicit finalize of API.md, and what peers learn from it
+
+  /**
+   * This rank's program is done. Every peer it is connected to gets a FIN frame behind everything sent
+   * to it so far; a connection still being made is waited for first, so that no frame the program sent
+   * is left unwritten. Resolves with the peers that got a FIN. The engine keeps serving afterwards
+   * (CTS, DATA, credits for messages the program sent), until close().
+   */
+  async finish(): Promise<number[]> {
+    this.finishing = true;
+    const connecting = this.links.filter((l): l is PeerLink => l !== undefined && l.connecting && !l.sendSocket && !l.lost);
+    await Promise.all(connecting.map((l) => new Promise<void>((resolve) => l.settled.push(resolve))));
+    const told: number[] = [];
+    for (const link of this.links) {
+      if (!link?.sendSocket || link.lost) continue;
+      this.write(link, [encodeFrameHeader(headerOf(FrameKind.BYE, 0, 0, 0, 0, 0))], undefined);
+      told.push(link.peer);
+    }
+    return told;
+  }
+
+  /**
+   * `peer`'s program is done, and everything it sent before that has arrived (its FIN came, or the
+   * launcher says it never connected to this rank): no new message will come from it. Whatever waits
+   * for one — a receive or probe naming it (or ANY_SOURCE once every other member has finished), a send
+   * that needs it to match — fails now, naming what waits and who finished, instead of hanging.
+   */
+  peerFinished(peer: number): void {
+    if (peer === this.rank || peer < 0 || peer >= this.size) return;
+    const link = this.link(peer);
+    if (link.finished || link.lost) return;
+    link.finished = true;
+    this.finishedCount++;
+    for (const [context, queues] of this.contexts) {
+      const anyLeft = !this.othersAllFinished(context);
+      const waitsForIt = (source: number) => source === peer || (source === ANY_SOURCE && !anyLeft);
+      for (const posted of queues.posted.drain((p) => waitsForIt(p.source))) {
+        posted.req[failRequest](this.waitsForFinished(posted, posted.source));
+      }
+      if (queues.probes) {
+        queues.probes = queues.probes.filter((w) => {
+          if (!waitsForIt(w.source)) return true;
+          w.req[settleRequest](undefined);
+          w.reject(this.waitsForFinished({ ...w, want: PROBE, call: NO_CALL }, w.source));
+          return false;
+        });
+      }
+    }
+    for (const [seq, send] of this.rendezvousSends) {
+      if (send.peer !== peer) continue;
+      this.rendezvousSends.delete(seq);
+      const h = send.header;
+      send.req[failRequest](this.finishedPeerError((h.flags & FLAG_SYNC) !== 0 ? 'ssend' : 'send', peer, h.tag, h.context, { op: h.aux, rootPlusOne: h.aux2 }));
+    }
+    for (const [seq, sync] of this.syncSends) {
+      if (sync.peer !== peer) continue;
+      this.syncSends.delete(seq);
+      sync.req[failRequest](this.finishedPeerError('ssend', peer, sync.tag, sync.context));
+    }
+  }
+
+  /** Every member of `context` other than this rank has finished (false for an unknown context). */
+  private othersAllFinished(context: number): boolean {
+    const info = this.contextInfo.get(context);
+    if (!info) return false;
+    for (const m of info.members) if (m !== this.rank && !this.links[m]?.finished) return false;
+    return true;
+  }
+
+  /** "rank 0 waits in recv(source=3, tag=5) on COMM_WORLD, but rank 3 has finished". */
+  private waitsForFinished(posted: { source: number; tag: number; context: number; call: CallLabel; want: number }, source: number): TsmpiError {
+    const { context, tag, call } = posted;
+    const me = this.commRank(context, this.rank);
+    const who = source === ANY_SOURCE ? 'every other rank of it has finished' : `rank ${this.commRank(context, source)} has finished`;
+    let what: string;
+    if (call.op !== 0) {
+      what = describeCall(call.op, call.rootPlusOne);
+    } else {
+      const from = source === ANY_SOURCE ? 'ANY_SOURCE' : String(this.commRank(context, source));
+      what = `${posted.want === PROBE ? 'probe' : 'recv'}(source=${from}, tag=${tag === ANY_TAG ? 'ANY_TAG' : tag})`;
+    }
+    return tsmpiError('TSMPI_ERR_PEER_FINISHED', `rank ${me} waits in ${this.callIn(what, context, tag, call)}, but ${who}`);
+  }
+
+  /** The error of a send that needs `dest` to match it, when `dest` has finished. */
+  private finishedPeerError(op: 'send' | 'ssend', dest: number, tag: number, context: number, call: CallLabel = NO_CALL): TsmpiError {
+    const me = this.commRank(context, this.rank), to = this.commRank(context, dest);
+    const what = call.op !== 0 ? describeCall(call.op, call.rootPlusOne) : `${op}(dest=${to}, tag=${tag})`;
+    return tsmpiError('TSMPI_ERR_PEER_FINISHED', `rank ${me} waits in ${this.callIn(what, context, tag, call)}, but rank ${to} has finished`);
   }
 
   /**
@@ -947,15 +1186,15 @@ export class Engine {
     const now = Date.now();
     const ops: PendingOperation[] = [];
     let total = 0, anyAwaited = false;
-    const note = (op: string, context: number, peer: number, tag: number, since: number, awaited: boolean) => {
+    const note = (op: string, context: number, peer: number, tag: number, since: number, awaited: boolean, collective = false) => {
       total++;
       anyAwaited ||= awaited;
-      if (ops.length < limit) ops.push({ op, context, peer, tag, seconds: (now - since) / 1000, awaited });
+      if (ops.length < limit) ops.push({ op, context, peer, tag, seconds: (now - since) / 1000, awaited, collective });
     };
     const collectiveContexts = new Set<number>();
     for (const c of this.activeCollectives) {
       collectiveContexts.add(c.context);
-      note(c.op, c.context, c.root, -1, c.since, true);
+      note(c.op, c.context, c.root, c.tag, c.since, true, true);
     }
     for (const [context, q] of this.contexts) {
       if (collectiveContexts.has(context)) continue;
@@ -1012,13 +1251,11 @@ interface ConnectionState {
   inPlace: boolean;
 }
 
-const queueHolds = new WeakMap<PeerLink, Request<void>>();
-function holdLoopForQueue(link: PeerLink): void {
-  queueHolds.set(link, new Request<void>());
-}
-function releaseLoopForQueue(link: PeerLink): void {
-  queueHolds.get(link)?.[settleRequest](undefined);
-  queueHolds.delete(link);
+/** A connection being made is up or has failed: wake finish(), which waits for its queued frames. */
+function settleLink(link: PeerLink): void {
+  const waiting = link.settled;
+  link.settled = [];
+  for (const wake of waiting) wake();
 }
 
 /** A zero-length write: its callback runs once everything written before it has reached the kernel. */

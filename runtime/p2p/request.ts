@@ -1,13 +1,45 @@
 // Request<T>: a handle on one non-blocking operation (API.md). It is PromiseLike, so `await req`
 // works, but no Promise is made until someone waits: a request completed before anyone looks costs
 // no promise at all. Internal completion goes through symbol-keyed methods so users cannot call it.
+//
+// A pending request keeps the process alive only while the program waits for it: a program whose
+// code is done ends even with sends nobody received or receives nothing matched (API.md: unreceived
+// messages at exit are not an error); the rank's finalize then serves its peers until all are done.
+//
+// An error that fails a pending request is made where the runtime learns of it (a frame that does not
+// fit, a peer that is gone), far from the program's call. The promise the program awaits re-roots its
+// stack at the program's own frames (V8's async stack traces follow the await chain from the handler
+// that rethrows it), so `TSMPI_ERR_TRUNCATE` from an awaited Recv points at the line of that Recv.
 import { UNDEFINED } from '../constants.js';
+import { TsmpiError } from '../errors.js';
 import { holdLoop, releaseLoop } from './liveness.js';
 
 export const settleRequest = Symbol('tsmpi.settleRequest');
 export const failRequest = Symbol('tsmpi.failRequest');
 /** True once the program waits for the request (await, wait, then): a hang report counts it as blocking. */
 export const isAwaited = Symbol('tsmpi.isAwaited');
+/** Resolves (never rejects) once the request completes, without counting as the program waiting for it. */
+export const whenSettled = Symbol('tsmpi.whenSettled');
+/** Keeps the process alive while the request is pending, as a wait does (for runtime-made waits such as probes). */
+export const keepAlive = Symbol('tsmpi.keepAlive');
+
+/** The value a request resolves with. */
+export type RequestValue<R> = R extends Request<infer T> ? T : never;
+
+/**
+ * Rethrows a runtime error with its stack re-rooted at the awaiting program's frames. Runs as the
+ * rejection handler of a pending request's promise; its own frame is dropped, and an error whose
+ * awaiting chain V8 cannot follow (the program used callbacks) keeps the stack it had.
+ */
+function atCallSite(error: unknown): never {
+  if (error instanceof TsmpiError) {
+    const here: { stack?: string } = {};
+    Error.captureStackTrace(here);
+    const frames = here.stack!.split('\n').slice(2);
+    if (frames.length > 0) error.stack = `${error.name}: ${error.message}\n${frames.join('\n')}`;
+  }
+  throw error;
+}
 
 const PENDING = 0, FULFILLED = 1, REJECTED = 2;
 
@@ -25,12 +57,16 @@ export class Request<T = void> implements PromiseLike<T> {
   #inactive = false;
   #cancel: (() => boolean) | undefined;
   #awaited = false;
+  /** Holds the event loop (liveness.ts) while pending and waited for. */
+  #holding = false;
+  #observers: (() => void)[] | undefined;
+  /** The request this one is computed from (mapped()): the program waiting for this one waits for it. */
+  #source: Request<any> | undefined;
 
   /** @internal Made by the runtime only. `cancel` tries to withdraw a receive that has not matched. */
   constructor(cancel?: () => boolean) {
     this.#cancel = cancel;
     if (bornComplete) this.#state = FULFILLED;
-    else holdLoop();
   }
 
   /** @internal A request already complete (an eager send): no loop hold to take and release. */
@@ -50,8 +86,7 @@ export class Request<T = void> implements PromiseLike<T> {
     if (this.#state !== PENDING) return;
     this.#state = FULFILLED;
     this.#value = value;
-    this.#cancel = undefined;
-    releaseLoop();
+    this.#completed();
     this.#resolve?.(value);
   }
 
@@ -60,14 +95,77 @@ export class Request<T = void> implements PromiseLike<T> {
     if (this.#state !== PENDING) return;
     this.#state = REJECTED;
     this.#error = error;
-    this.#cancel = undefined;
-    releaseLoop();
+    this.#completed();
     this.#reject?.(error);
+  }
+
+  #completed(): void {
+    this.#cancel = undefined;
+    if (this.#holding) {
+      this.#holding = false;
+      releaseLoop();
+    }
+    const observers = this.#observers;
+    if (observers) {
+      this.#observers = undefined;
+      for (const wake of observers) wake();
+    }
+  }
+
+  #markAwaited(): void {
+    this.#awaited = true;
+    if (this.#source) this.#source.#awaited = true;
+  }
+
+  /** @internal A request that completes with `source`'s outcome, mapped (engine value → user value). */
+  static mapped<U, T>(source: Request<U>, map: (value: U) => T, cancel?: () => boolean): Request<T> {
+    if (source.#state === FULFILLED) {
+      try {
+        return Request.completed(map(source.#value as U));
+      } catch (e) {
+        const r = new Request<T>();
+        r[failRequest](e);
+        return r;
+      }
+    }
+    const out = new Request<T>(cancel);
+    out.#source = source;
+    if (source.#state === REJECTED) {
+      out[failRequest](source.#error);
+      return out;
+    }
+    (source.#observers ??= []).push(() => {
+      if (source.#state === REJECTED) return out[failRequest](source.#error);
+      try {
+        out[settleRequest](map(source.#value as U));
+      } catch (e) {
+        out[failRequest](e);
+      }
+    });
+    return out;
+  }
+
+  #hold(): void {
+    if (!this.#holding && this.#state === PENDING) {
+      this.#holding = true;
+      holdLoop();
+    }
   }
 
   /** @internal */
   get [isAwaited](): boolean {
     return this.#awaited;
+  }
+
+  /** @internal */
+  [whenSettled](): Promise<void> {
+    if (this.#state !== PENDING) return Promise.resolve();
+    return new Promise((resolve) => (this.#observers ??= []).push(resolve));
+  }
+
+  /** @internal */
+  [keepAlive](): void {
+    this.#hold();
   }
 
   get done(): boolean {
@@ -77,13 +175,18 @@ export class Request<T = void> implements PromiseLike<T> {
   /** Resolves with the result once the operation completes (rejects with its TsmpiError). */
   wait(): Promise<T> {
     this.#inactive = true;
-    this.#awaited = true;
+    this.#markAwaited();
     if (!this.#promise) {
       if (this.#state === FULFILLED) this.#promise = Promise.resolve(this.#value as T);
       else if (this.#state === REJECTED) this.#promise = Promise.reject(this.#error);
-      else this.#promise = new Promise<T>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
+      else this.#promise = this.#pendingPromise().then(undefined, atCallSite);
     }
+    this.#hold();
     return this.#promise;
+  }
+
+  #pendingPromise(): Promise<T> {
+    return new Promise<T>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
   }
 
   then<R1 = T, R2 = never>(
@@ -106,12 +209,13 @@ export class Request<T = void> implements PromiseLike<T> {
     this.#cancel?.();
   }
 
-  static waitall<T>(requests: readonly Request<T>[]): Promise<T[]> {
-    return Promise.all(requests.map((r) => r.wait()));
+  /** Waits for every request; resolves with their values in order (a tuple keeps each request's type). */
+  static waitall<const R extends readonly Request<any>[]>(requests: R): Promise<{ -readonly [K in keyof R]: RequestValue<R[K]> }> {
+    return Promise.all(requests.map((r) => r.wait())) as Promise<{ -readonly [K in keyof R]: RequestValue<R[K]> }>;
   }
 
   /** Waits for any active request; `index` is UNDEFINED once none is active. */
-  static async waitany<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T | undefined }> {
+  static async waitany<R extends Request<any>>(requests: readonly R[]): Promise<{ index: number; value: RequestValue<R> | undefined }> {
     const active: number[] = [];
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i]!;
@@ -131,7 +235,8 @@ export class Request<T = void> implements PromiseLike<T> {
   }
 
   /** Waits until at least one active request completes; returns all that have, in index order. */
-  static async waitsome<T>(requests: readonly Request<T>[]): Promise<{ indices: number[]; values: T[] }> {
+  static async waitsome<R extends Request<any>>(requests: readonly R[]): Promise<{ indices: number[]; values: RequestValue<R>[] }> {
+    type T = RequestValue<R>;
     const first = await Request.waitany(requests);
     if (first.index === UNDEFINED) return { indices: [], values: [] };
     const indices = [first.index];
@@ -147,12 +252,13 @@ export class Request<T = void> implements PromiseLike<T> {
   }
 
   /** All done? Then their values (and they become inactive); otherwise { done: false }. */
-  static testall<T>(requests: readonly Request<T>[]): { done: boolean; values?: T[] } {
+  static testall<const R extends readonly Request<any>[]>(requests: R): { done: boolean; values?: { -readonly [K in keyof R]: RequestValue<R[K]> } } {
     if (requests.some((r) => r.#state === PENDING)) return { done: false };
-    return { done: true, values: requests.map((r) => r.test().value as T) };
+    return { done: true, values: requests.map((r) => r.test().value) as { -readonly [K in keyof R]: RequestValue<R[K]> } };
   }
 
-  static testany<T>(requests: readonly Request<T>[]): { index: number; done: boolean; value?: T } {
+  static testany<R extends Request<any>>(requests: readonly R[]): { index: number; done: boolean; value?: RequestValue<R> } {
+    type T = RequestValue<R>;
     let anyActive = false;
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i]!;
@@ -163,7 +269,8 @@ export class Request<T = void> implements PromiseLike<T> {
     return { index: UNDEFINED, done: !anyActive };
   }
 
-  static testsome<T>(requests: readonly Request<T>[]): { indices: number[]; values: T[] } {
+  static testsome<R extends Request<any>>(requests: readonly R[]): { indices: number[]; values: RequestValue<R>[] } {
+    type T = RequestValue<R>;
     const indices: number[] = [];
     const values: T[] = [];
     for (let i = 0; i < requests.length; i++) {
@@ -176,10 +283,11 @@ export class Request<T = void> implements PromiseLike<T> {
   }
 
   #waitSettled(callback: () => void): void {
-    this.#awaited = true;
+    this.#markAwaited();
+    this.#hold();
     // Observe settlement without marking the request inactive (waitany decides which one it hands out).
     if (!this.#promise) {
-      this.#promise = new Promise<T>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
+      this.#promise = this.#pendingPromise().then(undefined, atCallSite);
       this.#promise.catch(() => {});
     }
     this.#promise.then(callback, callback);
