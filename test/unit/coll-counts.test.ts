@@ -12,12 +12,19 @@ beforeAll(() => resetSelection({}));
 
 /** Per-rank data messages of one call on a fresh world, after checking it succeeded cleanly. */
 async function messagesPerRank(p: number, call: (ch: FakeChannel, rank: number) => Promise<unknown>): Promise<number[]> {
+  return (await countsPerRank(p, call)).sent;
+}
+
+/** Per-rank data messages and completion notices of one call, after checking it succeeded cleanly. */
+async function countsPerRank(p: number, call: (ch: FakeChannel, rank: number) => Promise<unknown>): Promise<{ sent: number[]; notices: number[] }> {
   const { results, world } = await runWorld(p, call);
   for (const r of results) if (r.status === 'rejected') throw r.reason;
   expect(world.errorsSent.every((n) => n === 0)).toBe(true);
   expect(world.unmatched()).toBe(0);
-  return world.sent;
+  return { sent: world.sent, notices: world.noticesSent };
 }
+
+const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 const SMALL: [string, (ch: FakeChannel, r: number) => Promise<unknown>][] = [
   ['Barrier', (ch) => coll.Barrier(ch, 1)],
@@ -39,10 +46,14 @@ describe.each([16, 24, 32])('p=%i', (p) => {
   });
 
   it('trees send one message per edge: p − 1 in all for bcast, p − 1 (+1 for a non-zero root) for reduce', async () => {
-    const bcast = await messagesPerRank(p, (ch) => coll.Bcast(ch, new Float64Array(8), 5, 1));
-    expect(bcast.reduce((a, b) => a + b, 0)).toBe(p - 1);
-    const reduce = await messagesPerRank(p, (ch, r) => coll.reduce(ch, r, ops.SUM, 5, 1));
-    expect(reduce.reduce((a, b) => a + b, 0)).toBe(p);
+    const bcast = await countsPerRank(p, (ch) => coll.Bcast(ch, new Float64Array(8), 5, 1));
+    expect(total(bcast.sent)).toBe(p - 1);
+    const reduce = await countsPerRank(p, (ch, r) => coll.reduce(ch, r, ops.SUM, 5, 1));
+    expect(total(reduce.sent)).toBe(p);
+    // Completion (completion_binomial.ts): one notice per tree edge, up before a broadcast, down after a reduction.
+    expect(total(bcast.notices)).toBe(p - 1);
+    expect(total(reduce.notices)).toBe(p - 1);
+    expect(Math.max(...bcast.notices, ...reduce.notices)).toBeLessThanOrEqual(ceilLog2(p));
   });
 });
 

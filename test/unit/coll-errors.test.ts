@@ -96,11 +96,47 @@ describe('Scatterv at the root', () => {
   });
 });
 
+describe('one rank\'s buffer does not fit the root\'s: the call fails on every rank', () => {
+  it.each(SIZES.filter((p) => p > 1))('p=%i: Scatter and Scatterv with a non-root recvbuf of another length', async (p) => {
+    for (const root of ranks(p)) {
+      const odd = (root + 1) % p;
+      const scatter = await outcomes(p, (ch, r) => coll.Scatter(ch, r === root ? new Int32Array(2 * p) : null, new Int32Array(r === odd ? 3 : 2), root, 1));
+      expect(scatter.codes).toEqual(everywhere(p, 'TSMPI_ERR_COUNT'));
+      const counts = ranks(p).map(() => 2);
+      const scatterv = await outcomes(p, (ch, r) => coll.Scatterv(ch, r === root ? [new Int32Array(2 * p), counts] : null, new Int32Array(r === odd ? 1 : 2), root, 1));
+      expect(scatterv.codes).toEqual(everywhere(p, 'TSMPI_ERR_COUNT'));
+    }
+  });
+
+  it.each(SIZES.filter((p) => p > 1))('p=%i: Gatherv with a root spec that does not fit a sender\'s block, and a typed scan with one short buffer', async (p) => {
+    for (const root of ranks(p)) {
+      const gatherv = await outcomes(p, (ch, r) => coll.Gatherv(ch, new Int32Array(2), r === root ? [new Int32Array(2 * p), ranks(p).map((q) => (q === (root + 1) % p ? 1 : 2))] : null, root, 1));
+      expect(gatherv.codes.every((c) => c === 'TSMPI_ERR_COUNT' || c === 'TSMPI_ERR_TRUNCATE')).toBe(true);
+      expect(new Set(gatherv.codes).size).toBe(1);
+    }
+    const scan = await outcomes(p, (ch, r) => coll.Scan(ch, new Int32Array(r === 0 ? 1 : 2), new Int32Array(r === 0 ? 1 : 2), ops.SUM, 1));
+    // Two ranks may see the mismatch first, each with its own code; every rank fails.
+    expect(scan.codes.every((c) => c === 'TSMPI_ERR_COUNT' || c === 'TSMPI_ERR_TRUNCATE')).toBe(true);
+  });
+});
+
 forEachAlgorithm('bcast', () => {
   it.each(SIZES)('Bcast, p=%i: a root buffer that is not a typed array fails with TSMPI_ERR_TYPE on every rank', async (p) => {
     for (const root of ranks(p)) {
       const { codes } = await outcomes(p, (ch, r) => coll.Bcast(ch, r === root ? ([1, 2] as never) : new Int32Array(2), root, 1));
       expect(codes).toEqual(everywhere(p, 'TSMPI_ERR_TYPE'));
+    }
+  });
+
+  it.each(SIZES.filter((p) => p > 1))('Bcast, p=%i: one non-root\'s buffer of another length or type fails the call on every rank, before any data moves', async (p) => {
+    for (const root of ranks(p)) {
+      for (const odd of ranks(p).filter((r) => r !== root)) {
+        const short = await outcomes(p, (ch, r) => coll.Bcast(ch, new Float64Array(r === odd ? 3 : 4), root, 1));
+        expect(short.codes).toEqual(everywhere(p, 'TSMPI_ERR_COUNT'));
+        expect(short.dataSent).toBe(0);
+        const kind = await outcomes(p, (ch, r) => coll.Bcast(ch, r === odd ? new Float32Array(4) : new Float64Array(4), root, 1));
+        expect(kind.codes).toEqual(everywhere(p, 'TSMPI_ERR_TYPE'));
+      }
     }
   });
 
@@ -181,22 +217,21 @@ forEachAlgorithm('allreduce', () => {
 });
 
 forEachAlgorithm('reduce', () => {
-  it.each(SIZES)('p=%i: a root-only recvbuf error fails the root; nobody hangs', async (p) => {
+  it.each(SIZES)('p=%i: a root-only recvbuf error fails the call on every rank', async (p) => {
     for (const root of ranks(p)) {
       const { codes } = await outcomes(p, (ch, r) => coll.Reduce(ch, new Int32Array(64), r === root ? new Int32Array(63) : null, ops.SUM, root, 1));
-      expect(codes[root]).toBe('TSMPI_ERR_COUNT');
-      expect(codes.every((c) => c === 'ok' || c === 'TSMPI_ERR_COUNT')).toBe(true);
+      expect(codes).toEqual(everywhere(p, 'TSMPI_ERR_COUNT'));
       const objects = await outcomes(p, (ch, r) => coll.reduce(ch, r === root ? 1.5 : 1, ops.BOR, root, 1));
-      expect(objects.codes[root]).toBe('TSMPI_ERR_OP');
+      expect(objects.codes).toEqual(everywhere(p, 'TSMPI_ERR_OP'));
     }
   });
 });
 
 forEachAlgorithm('gather', () => {
-  it.each(SIZES)('Gather, p=%i: a root recvbuf of the wrong size fails the root; the others complete', async (p) => {
+  it.each(SIZES)('Gather, p=%i: a root recvbuf of the wrong size fails the call on every rank', async (p) => {
     for (const root of ranks(p)) {
       const { codes } = await outcomes(p, (ch, r) => coll.Gather(ch, new Int32Array(2), r === root ? new Int32Array(2 * p - 1) : null, root, 1));
-      expect(codes).toEqual(ranks(p).map((r) => (r === root ? 'TSMPI_ERR_COUNT' : 'ok')));
+      expect(codes).toEqual(everywhere(p, 'TSMPI_ERR_COUNT'));
     }
   });
 });

@@ -40,24 +40,26 @@ function randomString(max: number): string {
 // Values: well-formed ones, and anything at all
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-const KINDS_TO_LAUNCHER = ['hello', 'abort', 'state'] as const;
-const KINDS_TO_RANK = ['challenge', 'peers', 'peer-lost', 'report-state'] as const;
+const KINDS_TO_LAUNCHER = ['hello', 'abort', 'finished', 'state'] as const;
+const KINDS_TO_RANK = ['challenge', 'peers', 'peer-lost', 'peer-finished', 'all-finished', 'call-conflict', 'report-state'] as const;
 const ALL_KINDS = [...KINDS_TO_LAUNCHER, ...KINDS_TO_RANK];
 
 function validOp(): Record<string, unknown> {
-  return {
+  const op = {
     op: pick(['recv', 'send', 'ssend', 'probe', 'bcast', 'allreduce', 'barrier']),
     comm: pick(['COMM_WORLD', 'COMM_WORLD (collective)', 'context 12']),
     peer: below(8) - 2, tag: below(100) - 1, seconds: random() * 10,
   };
+  return chance(0.5) ? op : { ...op, ctx: below(4096), number: 1 + below(1000) };
 }
 
 function validToLauncher(): ToLauncher {
   switch (pick(KINDS_TO_LAUNCHER)) {
     case 'hello': return { t: 'hello', rank: below(64), pid: below(2 ** 22), address: `unix:/tmp/tsmpi-x/r${below(64)}.sock`, proof: randomBytes(32) };
     case 'abort': return { t: 'abort', code: below(256), message: randomString(60) };
+    case 'finished': return { t: 'finished', told: Array.from({ length: below(5) }, () => below(64)) };
     default: return {
-      t: 'state', id: below(1000), ops: Array.from({ length: below(4) }, validOp) as never, blocked: chance(0.5),
+      t: 'state', id: below(1000), ops: Array.from({ length: below(4) }, validOp) as never, blocked: chance(0.5), finished: chance(0.5),
       framesOut: below(1e6), framesIn: below(1e6), bytesIn: below(1e9), omitted: below(1e6),
     };
   }
@@ -68,6 +70,9 @@ function validToRank(): ToRank {
     case 'challenge': return { t: 'challenge', nonce: randomBytes(16) };
     case 'peers': return { t: 'peers', addresses: Array.from({ length: below(5) }, (_, i) => `tcp:127.0.0.1:${4000 + i}`) };
     case 'peer-lost': return { t: 'peer-lost', rank: below(64), reason: randomString(40) };
+    case 'peer-finished': return { t: 'peer-finished', rank: below(64), fin: chance(0.5) };
+    case 'all-finished': return { t: 'all-finished' };
+    case 'call-conflict': return { t: 'call-conflict', ctx: below(4096), tag: below(1000), rank: below(64), op: pick(['bcast', 'gather']), root: below(8) - 1 };
     default: return { t: 'report-state', id: below(1000) };
   }
 }
@@ -188,14 +193,17 @@ function wellFormedToLauncher(m: ToLauncher): string | undefined {
         && isStr(m.address, 4096) && isBytes(m.proof, 32) ? undefined : 'hello';
     case 'abort':
       return exactKeys(m, ['t', 'code', 'message']) && isInt(m.code, -(2 ** 31), 2 ** 31) && isStr(m.message, 65536) ? undefined : 'abort';
+    case 'finished':
+      return exactKeys(m, ['t', 'told']) && Array.isArray(m.told) && m.told.every((r) => isInt(r, 0, 2 ** 31)) ? undefined : 'finished';
     case 'state': {
-      if (!exactKeys(m, ['t', 'id', 'ops', 'blocked', 'framesOut', 'framesIn', 'bytesIn', 'omitted']) || !isInt(m.id, 0, 2 ** 31)
-        || typeof m.blocked !== 'boolean' || !Array.isArray(m.ops)) return 'state';
+      if (!exactKeys(m, ['t', 'id', 'ops', 'blocked', 'finished', 'framesOut', 'framesIn', 'bytesIn', 'omitted']) || !isInt(m.id, 0, 2 ** 31)
+        || typeof m.blocked !== 'boolean' || typeof m.finished !== 'boolean' || !Array.isArray(m.ops)) return 'state';
       for (const f of [m.framesOut, m.framesIn, m.bytesIn, m.omitted]) if (!isInt(f, 0, Number.MAX_SAFE_INTEGER)) return 'state counters';
       for (const o of m.ops) {
         if (typeof o !== 'object' || o === null || !isStr(o.op, 64) || !isStr(o.comm, 256) || !isInt(o.peer, -2, 2 ** 31)
           || !isInt(o.tag, -1, 2 ** 31)) return 'state op';
         if (typeof o.seconds !== 'number' || !Number.isFinite(o.seconds) || o.seconds < 0) return `state op seconds ${o.seconds}`;
+        if ((o.ctx !== undefined && !isInt(o.ctx, 0, 2 ** 32)) || (o.number !== undefined && !isInt(o.number, 1, 2 ** 31))) return 'state op call';
       }
       return undefined;
     }
@@ -209,6 +217,11 @@ function wellFormedToRank(m: ToRank): string | undefined {
     case 'challenge': return exactKeys(m, ['t', 'nonce']) && isBytes(m.nonce, 16) ? undefined : 'challenge';
     case 'peers': return exactKeys(m, ['t', 'addresses']) && Array.isArray(m.addresses) && m.addresses.every((a) => isStr(a, 4096)) ? undefined : 'peers';
     case 'peer-lost': return exactKeys(m, ['t', 'rank', 'reason']) && isInt(m.rank, 0, 2 ** 31) && isStr(m.reason, 4096) ? undefined : 'peer-lost';
+    case 'peer-finished': return exactKeys(m, ['t', 'rank', 'fin']) && isInt(m.rank, 0, 2 ** 31) && typeof m.fin === 'boolean' ? undefined : 'peer-finished';
+    case 'all-finished': return exactKeys(m, ['t']) ? undefined : 'all-finished';
+    case 'call-conflict':
+      return exactKeys(m, ['t', 'ctx', 'tag', 'rank', 'op', 'root']) && isInt(m.ctx, 0, 2 ** 32) && isInt(m.tag, 0, 2 ** 31) && isInt(m.rank, 0, 2 ** 31)
+        && isStr(m.op, 64) && isInt(m.root, -1, 2 ** 31) ? undefined : 'call-conflict';
     case 'report-state': return exactKeys(m, ['t', 'id']) && isInt(m.id, 0, 2 ** 31) ? undefined : 'report-state';
     default: return `unknown kind ${String((m as { t: unknown }).t)}`;
   }

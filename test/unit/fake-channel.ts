@@ -45,6 +45,8 @@ export class FakeWorld {
   readonly sent: number[];
   /** Error markers sent by each rank. */
   readonly errorsSent: number[];
+  /** Completion notices sent by each rank (not counted in `sent`). */
+  readonly noticesSent: number[];
   /** Time of the last send, delivery or receive: the hang watchdog's idea of progress. */
   lastActivity = Date.now();
   private readonly queues = new Map<string, Message[]>();
@@ -56,6 +58,7 @@ export class FakeWorld {
     this.channels = Array.from({ length: size }, (_, rank) => new FakeChannel(this, rank));
     this.sent = new Array<number>(size).fill(0);
     this.errorsSent = new Array<number>(size).fill(0);
+    this.noticesSent = new Array<number>(size).fill(0);
     this.random = mulberry32(options.seed ?? 12345);
   }
 
@@ -124,9 +127,13 @@ export class FakeChannel implements CollChannel {
   }
 
   send(buf: TypedArray, dest: number, tag: number): Promise<void> {
+    this.world.sent[this.rank]!++;
+    return this.#postTyped(buf, dest, tag);
+  }
+
+  #postTyped(buf: TypedArray, dest: number, tag: number): Promise<void> {
     const dtype = dtypeOf(buf);
     if (dtype <= 0) return Promise.reject(tsmpiError('TSMPI_ERR_TYPE', 'send of a non-typed array'));
-    this.world.sent[this.rank]!++;
     // Copied now, as an eager send would: the caller may reuse buf once this resolves.
     return this.world.post(this.rank, dest, tag, { kind: 'typed', dtype, data: buf.slice() });
   }
@@ -169,6 +176,15 @@ export class FakeChannel implements CollChannel {
 
   decode(bytes: Uint8Array): unknown {
     return (this.world.options.codec ?? V8_CODEC).decode(bytes);
+  }
+
+  sendNotice(dest: number, tag: number, shape?: Float64Array): Promise<void> {
+    this.world.noticesSent[this.rank]!++;
+    return this.#postTyped(shape ?? new Uint8Array(0), dest, tag);
+  }
+
+  async recvNotice(source: number, tag: number, into?: Float64Array): Promise<void> {
+    await this.recv(into ?? new Uint8Array(0), source, tag);
   }
 
   sendError(code: TsmpiErrorCode, message: string, dest: number, tag: number): Promise<void> {
