@@ -13,7 +13,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
-import type { HostSpec, LaunchOptions } from './options.js';
+import type { HostSpec, LaunchOptions, RankMode } from './options.js';
 
 export type CommandLineResult =
   | { kind: 'run'; options: LaunchOptions }
@@ -64,6 +64,10 @@ const OPTIONS = {
   'node-arg': { valueName: 'ARG', repeatable: true, help: 'pass an option to node, e.g. --node-arg=--inspect (repeatable)' },
   'launch-agent': { valueName: 'CMD', help: 'command that replaces ssh to start ranks on other hosts' },
   'deadlock-detection': { onByDefault: true, help: 'do not end a job whose ranks all wait on each other forever' },
+  ranks: {
+    valueName: 'threads|processes',
+    help: 'ranks on one host as threads of one process sharing memory, or one process each (default: processes; env TSMPI_RANKS)',
+  },
   version: { help: 'print the version and exit' },
   help: { short: 'h', help: 'print this help and exit' },
 } as const satisfies Record<string, OptionSpec>;
@@ -132,8 +136,15 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
       hostList.length > 0 ? parseHostList(hostList) : hostfile === undefined ? undefined : readHostfile(resolve(cwd, hostfile)),
     launchAgent,
     deadlockDetection: parsed['deadlock-detection'] !== false,
+    ranks: parseRankMode(lastStringValue(parsed, 'ranks') ?? environment.TSMPI_RANKS),
   };
   return { kind: 'run', options };
+}
+
+function parseRankMode(text: string | undefined): RankMode {
+  if (text === undefined || text === '') return 'processes';
+  if (text === 'threads' || text === 'processes') return text;
+  throw new UsageError(`--ranks expects threads or processes, got '${text}'`);
 }
 
 // ---------------------------------------------------------------------------------------------------------

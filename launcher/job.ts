@@ -18,6 +18,7 @@ import { AddressError, chooseLauncherAddress, isLocalHost, placeRanks, totalSlot
 import { bootstrapBytes, type AgentHeader } from './spawn/agent-protocol.js';
 import { withReducedExtraCaCerts } from './spawn/ca-certs.js';
 import { spawnLocalRank } from './spawn/local.js';
+import { spawnThreadHost, usableCores } from './spawn/threads.js';
 import { isPmiTask, runAsPmiTask } from './spawn/pmi-task.js';
 import type { RankHandle } from './spawn/rank.js';
 import { DEFAULT_LAUNCH_AGENT, spawnRemoteRank, splitLaunchAgent } from './spawn/remote.js';
@@ -259,12 +260,21 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   }
 
   let localEnv: NodeJS.ProcessEnv | undefined;
+  // Ranks as threads: every local rank is a thread of one process.
+  const localRanks = plan.hosts.flatMap((h, rank) => (h === undefined && !step ? [rank] : []));
+  const threads = options.ranks === 'threads' && localRanks.length > 0
+    ? new Map(spawnThreadHost({
+      ranks: localRanks, bundle, scriptArgs: options.scriptArgs, env: (localEnv ??= withReducedExtraCaCerts(env, options.nodeArgs)),
+      nodeArgs: ['--enable-source-maps', ...options.nodeArgs], secret, stdinRank: localRanks.includes(0) ? 0 : undefined,
+      spin: localRanks.length <= usableCores(),
+    }).map((handle, i) => [localRanks[i]!, handle]))
+    : undefined;
   for (let rank = 0; rank < np; rank++) {
     const host = plan.hosts[rank];
     const child: RankHandle = step
       ? step.ranks[rank]!
       : host === undefined
-        ? spawnLocalRank({ rank, nodeArgv, env: { ...(localEnv ??= withReducedExtraCaCerts(env, options.nodeArgs)), TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
+        ? threads?.get(rank) ?? spawnLocalRank({ rank, nodeArgv, env: { ...(localEnv ??= withReducedExtraCaCerts(env, options.nodeArgs)), TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
         : spawnRemoteRank({
           rank, host, agent, withStdin: rank === 0, bundle: bundleBytes,
           bootstrap: bootstrapBytes(secret, { ...agentHeader(rank), channel: { kind: 'stdio' } }),

@@ -30,4 +30,11 @@ export interface LaunchOptions {
   launchAgent: string | undefined;
   /** On by default; `--no-deadlock-detection` turns it off. */
   deadlockDetection: boolean;
+  /**
+   * How ranks on one host run: as worker threads of one process, talking through shared memory, or as
+   * processes of their own talking through sockets (`--ranks`, or TSMPI_RANKS).
+   */
+  ranks: RankMode;
 }
+
+export type RankMode = 'threads' | 'processes';

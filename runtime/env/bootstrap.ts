@@ -14,6 +14,7 @@ import { readConfig, restoreUserExtraCaCerts, type RuntimeConfig } from './confi
 import { installFailureHandlers } from './failure.js';
 import { rankState } from './activity.js';
 import type { JobControl } from './join-pmi.js';
+import { becomeRankThread, rankStderrFd, threadRank } from './thread-rank.js';
 
 /** Announced messages larger than this are refused (a peer cannot make us allocate more). */
 const MAX_MESSAGE_BYTES = 2 ** 40;
@@ -27,6 +28,9 @@ export interface JoinedRank {
 }
 
 export async function bootstrap(): Promise<JoinedRank> {
+  // A rank thread writes to its own pipes from its first line on.
+  const thread = threadRank();
+  if (thread) becomeRankThread(thread);
   const config = readConfig();
   if (config.script) process.argv[1] = config.script;
   restoreUserExtraCaCerts();
@@ -56,11 +60,17 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   if (rank === undefined || size === undefined || rank >= size) {
     throw tsmpiError('TSMPI_ERR_ARG', 'TSMPI_RANK and TSMPI_SIZE must describe a rank of the job');
   }
-  const secret = readSecret(config.secretFd);
-  const engine = new Engine({ rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES });
+  const thread = threadRank();
+  const secret = thread ? Buffer.from(thread.secret) : readSecret(config.secretFd);
+  const engine = new Engine({
+    rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES,
+    ...(thread ? { shm: { arena: thread.arena, spin: thread.spin } } : {}),
+  });
   let control: ControlClient | undefined;
   installFailureHandlers(rank, (message) => control?.abort(1, `failed: ${message}`));
-  const address = size > 1 ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');
+  // Rank threads of one process need no listener among themselves: shared memory carries it all.
+  const needsListener = size > 1 && (!thread || thread.arena.worldRanks.length < size);
+  const address = needsListener ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');
   const joined = await ControlClient.connect(config.control!, rank, secret, address, {
     onPeerLost: (peer, reason) => engine.peerLost(peer, reason),
     // With a FIN on its way the FIN itself tells the engine, behind everything the peer sent.
@@ -69,7 +79,7 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
     reportState: () => rankState(engine),
     onLauncherLost: () => {
       try {
-        writeSync(2, `[rank ${rank}] tsmpi: lost the connection to tsmpirun; ending this rank\n`);
+        writeSync(rankStderrFd, `[rank ${rank}] tsmpi: lost the connection to tsmpirun; ending this rank\n`);
       } finally {
         process.exit(1);
       }

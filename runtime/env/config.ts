@@ -45,7 +45,7 @@ export function restoreUserExtraCaCerts(): void {
 
 const KNOWN = new Set([
   'TSMPI_CONTROL', 'TSMPI_RANK', 'TSMPI_SIZE', 'TSMPI_SECRET_FD', 'TSMPI_JOB_DIR', 'TSMPI_TRANSPORT',
-  'TSMPI_TCP_HOST', 'TSMPI_EAGER_LIMIT', 'TSMPI_SCRIPT', 'TSMPI_PMI',
+  'TSMPI_TCP_HOST', 'TSMPI_EAGER_LIMIT', 'TSMPI_SCRIPT', 'TSMPI_PMI', 'TSMPI_RANKS',
   // Read by tsmpirun (the address its control server and local ranks use when ranks run on other
   // hosts); ranks inherit tsmpirun's environment, so it must be accepted here too.
   'TSMPI_LAUNCHER_ADDRESS',

@@ -2,7 +2,7 @@
 // `python -m mpi4py` does: the rank's error is printed, each line prefixed with its rank, and the
 // process exits non-zero so that tsmpirun terminates the others. Written synchronously: the process
 // is about to exit and asynchronous writes would be lost.
-import { writeSync } from 'node:fs';
+import { rankStderrFd, writeAllSync } from './thread-rank.js';
 
 export function prefixLines(prefix: string, text: string): string {
   return text.split('\n').map((line) => `${prefix}${line}`).join('\n') + '\n';
@@ -22,7 +22,7 @@ export function installFailureHandlers(rank: number, beforeExit: (message: strin
   const die = (kind: string) => (reason: unknown) => {
     const text = describeError(reason);
     try {
-      writeSync(2, prefixLines(`[rank ${rank}] `, `${kind}: ${text}`));
+      writeAllSync(rankStderrFd, Buffer.from(prefixLines(`[rank ${rank}] `, `${kind}: ${text}`)));
     } catch {
       // stderr is gone: the exit code still tells tsmpirun
     }

@@ -22,18 +22,20 @@
 //    nothing overtakes, and no socket is paused (pausing could block the CTS a receiver waits for).
 // Messages to oneself take the same matching path without a socket.
 // Ranks here are world ranks; communicators translate (see comm/).
-import type net from 'node:net';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL } from '../constants.js';
 import { markRelayed, tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
 import { ContextQueues, matches, type Envelope, type Pattern } from '../match/queues.js';
-import type { Connection, ConnectionReader } from '../transport/connection.js';
+import type { Channel, ChannelSink, WriteDone } from '../transport/channel.js';
+import { SelfChannel } from '../transport/self-channel.js';
+import { Arena, type ArenaInit } from '../transport/shm-arena.js';
+import { ShmTransport, type ShmChannel } from '../transport/shm-channel.js';
+import { SocketChannel } from '../transport/socket-channel.js';
 import { Transport, type ListenSpec } from '../transport/transport.js';
 import { DTYPE_CONSTRUCTORS, DTYPE_OBJECT, bytesOf, dtypeName, type TypedArray } from '../wire/dtype.js';
 import { describeCall, type CallLabel } from '../wire/call-label.js';
-import { FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeader, writeHeaderFields, type FrameHeader } from '../wire/header.js';
-import { FrameParser } from '../wire/parser.js';
+import { FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeaderFields, type FrameHeader } from '../wire/header.js';
 import { decodeObject, encodeObject } from './codec.js';
-import { failRequest, isAwaited, keepAlive, Request, settleRequest, whenSettled } from './request.js';
+import { failRequest, isAwaited, keepAlive, Request, setProgress, settleRequest, whenSettled } from './request.js';
 import { Status } from './status.js';
 
 export interface EngineOptions {
@@ -46,6 +48,8 @@ export interface EngineOptions {
   eagerLimit: number;
   /** Largest message a peer may announce. */
   maxMessageBytes: number;
+  /** A rank thread: the memory it shares with the other rank threads of its process, and whether to spin. */
+  shm?: { arena: ArenaInit; spin: boolean };
 }
 
 /** How a posted receive wants its message. */
@@ -106,8 +110,8 @@ interface ExpectedData {
   readonly tag: number;
 }
 
-/** Frames waiting for a connection, and their completion callbacks. */
-interface QueuedWrite { parts: readonly Uint8Array[]; done: ((err?: Error | null) => void) | undefined }
+/** A frame waiting for its channel (a connection still being made), and its completion callback. */
+interface QueuedWrite { head: Uint8Array; payload: readonly Uint8Array[]; done: WriteDone | undefined }
 
 /** Unconsumed eager bytes one sender may have outstanding at one receiver. */
 export const EAGER_CREDIT_WINDOW = 64 * 1024 * 1024;
@@ -119,21 +123,26 @@ function creditCost(length: number): number {
 }
 
 class PeerLink {
-  sendSocket: net.Socket | undefined;
+  /** The channel frames to the peer go out on (with several, the first one made). */
+  channel: Channel | undefined;
+  /** Messages up to this many bytes go eagerly (the engine's limit; unlimited to oneself). */
+  eagerLimit: number;
   /** Eager bytes this rank may still send to the peer before it must use rendezvous. */
   credit = EAGER_CREDIT_WINDOW;
   /** Consumed eager bytes from the peer not yet returned to it as credit. */
   creditOwed = 0;
   connecting = false;
   queued: QueuedWrite[] = [];
-  openSockets = 0;
+  openChannels = 0;
   lost: TsmpiError | undefined;
   /** The peer's program is done and everything it sent before that has arrived: no new message will come. */
   finished = false;
   /** Called once a connection being made is up (queued frames written) or has failed. */
   settled: (() => void)[] = [];
   readonly expectedData = new Map<number, ExpectedData>();
-  constructor(readonly peer: number) {}
+  constructor(readonly peer: number, eagerLimit: number) {
+    this.eagerLimit = eagerLimit;
+  }
 }
 
 /** The label of point-to-point messages (no collective call). */
@@ -153,21 +162,9 @@ interface ContextInfo {
 }
 
 const REJECT_CTS = 1;
-/** Large payloads are written as views of at most this size: writev handles them, no copy. */
-const MAX_WRITE_SLICE = 1 << 30;
 
 function headerOf(kind: number, dtype: number, context: number, tag: number, seq: number, length: number, flags = 0): FrameHeader {
   return { kind, dtype, flags, context, tag, seq, length, aux: 0, aux2: 0 };
-}
-
-function sliceForWrite(bytes: Uint8Array, out: Uint8Array[]): void {
-  if (bytes.length <= MAX_WRITE_SLICE) {
-    if (bytes.length > 0) out.push(bytes);
-    return;
-  }
-  for (let off = 0; off < bytes.length; off += MAX_WRITE_SLICE) {
-    out.push(bytes.subarray(off, Math.min(bytes.length, off + MAX_WRITE_SLICE)));
-  }
 }
 
 function totalLength(parts: readonly Uint8Array[]): number {
@@ -188,16 +185,6 @@ function ownedCopy(view: Uint8Array): Uint8Array {
   return copy;
 }
 
-/**
- * Eager payloads up to this size are copied into one frame with the header and the send completes at
- * once; larger eager payloads are written in place (sendEagerInPlace).
- */
-const EAGER_COPY_MAX_BYTES = 16 * 1024;
-
-/** Payloads of at least this many bytes still to come are read by the socket straight into their destination. */
-const DIRECT_READ_MIN_BYTES = 16 * 1024;
-/** One direct read asks for at most this much. */
-const DIRECT_READ_MAX_BYTES = 1 << 30;
 
 export interface PendingOperation {
   op: string;
@@ -243,6 +230,8 @@ export class Engine {
   private readonly links: (PeerLink | undefined)[];
   private addresses: readonly string[] = [];
   private readonly transport: Transport | undefined;
+  /** Channels to the other rank threads of this process (threads mode). */
+  private readonly shm: ShmTransport | undefined;
   private nextSeq = 1;
   private readonly rendezvousSends = new Map<number, PendingRendezvous>();
   private readonly syncSends = new Map<number, SyncSend>();
@@ -257,6 +246,8 @@ export class Engine {
   private finishedCount = 0;
   /** This rank's program is done: it waits in its finalize fence (finish()). */
   finishing = false;
+  /** Every frame header is written here and read by the channel before its write returns. */
+  private readonly head = new Uint8Array(HEADER_BYTES);
 
   constructor(opts: EngineOptions) {
     this.rank = opts.rank;
@@ -264,13 +255,32 @@ export class Engine {
     this.eagerLimit = opts.eagerLimit;
     this.limits = { maxEagerBytes: Math.max(opts.eagerLimit, 1 << 16) + 1024, maxMessageBytes: opts.maxMessageBytes };
     this.links = new Array(opts.size);
+    // To itself a rank sends every message eagerly, copied (self-channel.ts), with no credit to count.
+    const self = this.link(opts.rank);
+    self.eagerLimit = Infinity;
+    self.credit = Infinity;
+    this.adopt(self, (sink) => new SelfChannel(sink));
+    if (opts.shm) {
+      this.shm = new ShmTransport(new Arena(opts.shm.arena, opts.rank), {
+        spin: opts.shm.spin, limits: this.limits, onInbound: (channel) => this.adoptShm(channel),
+      });
+      setProgress(this.shm);
+    }
     if (opts.size > 1) {
       this.transport = new Transport(opts.rank, opts.size, opts.secret, {
-        onConnection: (peer, conn) => this.adoptConnection(peer, conn),
+        onConnection: (peer, conn) => {
+          if (this.closed) conn.socket.destroy();
+          else this.adopt(this.link(peer), (sink) => new SocketChannel(conn, peer, sink, this.limits));
+        },
         onConnectFailed: (peer, error) => this.linkLost(this.link(peer),
           tsmpiError('TSMPI_ERR_PEER_LOST', `cannot connect to rank ${peer}: ${error.message}`, error)),
       }, opts.secretReady);
     }
+  }
+
+  /** Whether `peer` is a rank thread of this process (reached through shared memory, no listener needed). */
+  sharesMemoryWith(peer: number): boolean {
+    return this.shm?.reaches(peer) ?? false;
   }
 
   listen(spec: ListenSpec): Promise<string> {
@@ -288,40 +298,11 @@ export class Engine {
   /** Typed send of `buf` (a view; never copied for rendezvous). `call`: the collective call it belongs to. */
   sendTyped(buf: TypedArray, dest: number, tag: number, context: number, dtype: number, sync: boolean, call: CallLabel = NO_CALL): Request<void> {
     const bytes = bytesOf(buf);
-    const length = bytes.length;
-    if (length <= this.eagerLimit && !sync) {
-      // The common case without detours: an eager frame to a connected peer.
-      const link = dest >= 0 && dest !== this.rank ? this.links[dest] : undefined;
-      const socket = link?.sendSocket;
-      const cost = creditCost(length);
-      if (socket && link.credit >= cost && !link.lost && !link.finished && length <= EAGER_COPY_MAX_BYTES) {
-        link.credit -= cost;
-        this.messagesSent++;
-        const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
-        writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, 0, context, tag, 0, length, call.op, call.rootPlusOne);
-        frame.set(bytes, HEADER_BYTES);
-        return this.writeEager(link, frame);
-      }
-      return this.sendParts([bytes], length, dest, tag, context, dtype, sync, call);
-    }
-    return this.sendParts(splitLarge(bytes), length, dest, tag, context, dtype, sync, call);
+    return this.sendParts([bytes], bytes.length, dest, tag, context, dtype, sync, call);
   }
 
   sendObject(value: unknown, dest: number, tag: number, context: number, sync: boolean): Request<void> {
     const { parts, byteLength } = encodeObject(value);
-    if (!sync && parts.length === 1 && byteLength <= EAGER_COPY_MAX_BYTES) {
-      // As sendTyped: a small object to a connected peer goes out without detours.
-      const link = dest >= 0 && dest !== this.rank ? this.links[dest] : undefined;
-      const cost = creditCost(byteLength);
-      if (link?.sendSocket && link.credit >= cost && !link.lost && !link.finished) {
-        link.credit -= cost;
-        this.messagesSent++;
-        const frame = Buffer.allocUnsafe(HEADER_BYTES + byteLength);
-        writeHeaderFields(frame, 0, FrameKind.EAGER, DTYPE_OBJECT, 0, context, tag, 0, byteLength, 0, 0);
-        frame.set(parts[0]!, HEADER_BYTES);
-        return this.writeEager(link, frame);
-      }
-    }
     return this.sendParts(parts, byteLength, dest, tag, context, DTYPE_OBJECT, sync, NO_CALL);
   }
 
@@ -332,40 +313,35 @@ export class Engine {
   /** An error marker: the matching receive at `dest` fails with this code and message. */
   sendError(code: TsmpiErrorCode, message: string, dest: number, tag: number, context: number): Request<void> {
     const payload = Buffer.from(JSON.stringify({ code, message }));
-    if (dest === this.rank) {
-      this.arrive(this.rank, {
-        kind: FrameKind.COLL_ERROR, source: this.rank, tag, dtype: 0, length: payload.length, payload, seq: 0, sync: false, op: 0, rootPlusOne: 0,
-      }, context);
-      return Request.completed<void>(undefined);
-    }
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-    writeHeaderFields(frame, 0, FrameKind.COLL_ERROR, 0, 0, context, tag, 0, payload.length, 0, 0);
-    frame.set(payload, HEADER_BYTES);
+    writeHeaderFields(this.head, 0, FrameKind.COLL_ERROR, 0, 0, context, tag, 0, payload.length, 0, 0);
     this.messagesSent++;
-    this.write(this.link(dest), [frame], undefined);
+    this.writeFrame(this.link(dest), [payload], undefined);
     return Request.completed<void>(undefined);
   }
 
+  /**
+   * Every message leaves here. Eager when it fits the link's limit and credit: the send completes
+   * once the channel has its bytes (at once for a small frame to a connected peer; an ssend at
+   * SYNC_ACK, which comes later). The receiver matches it at its header, so the payload lands
+   * straight in the posted receive buffer or in memory of its own (bounded by the credit window).
+   * Otherwise by rendezvous: RTS now, the payload once the receiver's CTS says where it goes.
+   */
   private sendParts(
     parts: readonly Uint8Array[], length: number, dest: number, tag: number, context: number, dtype: number, sync: boolean, call: CallLabel,
   ): Request<void> {
     if (dest === PROC_NULL) return Request.completed<void>(undefined);
     this.messagesSent++;
-    if (dest === this.rank) return this.sendToSelf(parts, length, tag, context, dtype, sync, call);
     const link = this.link(dest);
     if (link.lost) return failed(link.lost);
-    if (length <= this.eagerLimit && link.credit >= creditCost(length) && !link.finished) {
-      link.credit -= creditCost(length);
+    const cost = creditCost(length);
+    if (length <= link.eagerLimit && link.credit >= cost && !link.finished) {
+      link.credit -= cost;
       const seq = sync ? this.nextSeq++ : 0;
-      if (length > EAGER_COPY_MAX_BYTES) return this.sendEagerInPlace(link, parts, length, tag, context, dtype, seq, sync, call);
-      const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
-      writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, call.op, call.rootPlusOne);
-      if (parts.length === 1) frame.set(parts[0]!, HEADER_BYTES);
-      else { let off = HEADER_BYTES; for (const p of parts) { frame.set(p, off); off += p.length; } }
-      if (!sync) return this.writeEager(link, frame);
-      this.write(link, [frame], undefined);
+      writeHeaderFields(this.head, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, call.op, call.rootPlusOne);
+      if (!sync) return this.writeMessage(link, parts);
       const req = new Request<void>();
       this.syncSends.set(seq, { req, context, peer: dest, tag, since: Date.now() });
+      this.writeFrame(link, parts, (err) => { if (err) req[failRequest](peerGone(dest, err)); });
       return req;
     }
     // A send that needs the receiver (rendezvous, or an ssend) to a rank that has finished can never complete.
@@ -376,50 +352,7 @@ export class Engine {
     header.aux = call.op;
     header.aux2 = call.rootPlusOne;
     this.rendezvousSends.set(seq, { peer: dest, parts, length, req, header, since: Date.now() });
-    this.write(link, [encodeFrameHeader(header)], undefined);
-    return req;
-  }
-
-  /**
-   * An eager message too large to copy: header and payload views go out together (writev), and the
-   * send completes when the socket has taken the payload (an ssend: at SYNC_ACK, which comes later).
-   * The receiver takes it straight into the posted buffer when one matches its header, else into
-   * memory of its own (bounded by the credit window), so no round trip is spent on RTS/CTS.
-   */
-  private sendEagerInPlace(
-    link: PeerLink, parts: readonly Uint8Array[], length: number, tag: number, context: number, dtype: number, seq: number, sync: boolean,
-    call: CallLabel,
-  ): Request<void> {
-    const head = Buffer.allocUnsafe(HEADER_BYTES);
-    writeHeaderFields(head, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, call.op, call.rootPlusOne);
-    const req = new Request<void>();
-    if (sync) this.syncSends.set(seq, { req, context, peer: link.peer, tag, since: Date.now() });
-    this.write(link, [head, ...parts], (err) => {
-      if (err) req[failRequest](peerGone(link.peer, err));
-      else if (!sync) req[settleRequest](undefined);
-    });
-    return req;
-  }
-
-  private sendToSelf(
-    parts: readonly Uint8Array[], length: number, tag: number, context: number, dtype: number, sync: boolean, call: CallLabel,
-  ): Request<void> {
-    // A copy makes the send complete at once, as an eager send would: a program that sends to
-    // itself before receiving must not deadlock, whatever the size.
-    const payload = Buffer.allocUnsafeSlow(length);
-    let off = 0;
-    for (const p of parts) { payload.set(p, off); off += p.length; }
-    const seq = sync ? this.nextSeq++ : 0;
-    let req: Request<void>;
-    if (sync) {
-      req = new Request<void>();
-      this.syncSends.set(seq, { req, context, peer: this.rank, tag, since: Date.now() });
-    } else {
-      req = Request.completed<void>(undefined);
-    }
-    this.arrive(this.rank, {
-      kind: FrameKind.EAGER, source: this.rank, tag, dtype, length, payload, seq, sync, op: call.op, rootPlusOne: call.rootPlusOne,
-    }, context);
+    this.writeHeader(link, header);
     return req;
   }
 
@@ -697,27 +630,23 @@ export class Engine {
 
   private returnCredit(peer: number, amount: number): void {
     const link = this.link(peer);
+    // Credit to oneself is unlimited: nothing to return.
+    if (link.credit === Infinity) return;
     link.creditOwed += amount;
     if (link.creditOwed < CREDIT_BATCH || link.lost) return;
-    const h = headerOf(FrameKind.CREDIT, 0, 0, 0, 0, 0);
-    h.aux = link.creditOwed;
+    writeHeaderFields(this.head, 0, FrameKind.CREDIT, 0, 0, 0, 0, 0, 0, link.creditOwed, 0);
     link.creditOwed = 0;
-    this.write(link, [encodeFrameHeader(h)], undefined);
+    this.writeFrame(link, NO_PAYLOAD, undefined);
   }
 
   private sendCts(link: PeerLink, arrival: Arrival, context: number, aux: number): void {
-    const h = headerOf(FrameKind.CTS, arrival.dtype, context, arrival.tag, arrival.seq, 0);
-    h.aux = aux;
-    this.write(link, [encodeFrameHeader(h)], undefined);
+    writeHeaderFields(this.head, 0, FrameKind.CTS, arrival.dtype, 0, context, arrival.tag, arrival.seq, 0, aux, 0);
+    this.writeFrame(link, NO_PAYLOAD, undefined);
   }
 
   private acknowledgeSync(arrival: Arrival): void {
-    if (arrival.source === this.rank) {
-      this.syncSends.get(arrival.seq)?.req[settleRequest](undefined);
-      this.syncSends.delete(arrival.seq);
-      return;
-    }
-    this.write(this.link(arrival.source), [encodeFrameHeader(headerOf(FrameKind.SYNC_ACK, 0, 0, 0, arrival.seq, 0))], undefined);
+    writeHeaderFields(this.head, 0, FrameKind.SYNC_ACK, 0, 0, 0, 0, arrival.seq, 0, 0, 0);
+    this.writeFrame(this.link(arrival.source), NO_PAYLOAD, undefined);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -794,13 +723,13 @@ export class Engine {
           pending.req[settleRequest](undefined);
           return;
         }
-        const head = Buffer.allocUnsafe(HEADER_BYTES);
         const ph = pending.header;
-        writeHeaderFields(head, 0, FrameKind.DATA, ph.dtype, 0, ph.context, ph.tag, ph.seq, ph.length, 0, 0);
-        this.write(link, [head, ...pending.parts], (err) => {
-          if (err) pending.req[failRequest](tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} went away during a send: ${err.message}`, err));
+        writeHeaderFields(this.head, 0, FrameKind.DATA, ph.dtype, 0, ph.context, ph.tag, ph.seq, ph.length, 0, 0);
+        const done: WriteDone = (err) => {
+          if (err) pending.req[failRequest](peerGone(peer, err));
           else pending.req[settleRequest](undefined);
-        });
+        };
+        if (this.writeFrame(link, pending.parts, done)) done();
         return;
       }
       case FrameKind.DATA: {
@@ -832,111 +761,109 @@ export class Engine {
   // Connections
 
   /**
-   * Writes an eager frame. The send completes at once only if the frame went to the kernel in this
-   * call; a frame still buffered in this process (socket full, or a connection still being made)
-   * completes when it is written, so a program that exits right after an awaited send loses nothing.
+   * Writes a message's frame (its header is in `this.head`). The send completes at once only if the
+   * channel had every byte before returning; a frame still waiting in this process (a full socket, a
+   * full ring, a connection still being made) completes when it is written, so a program that exits
+   * right after an awaited send loses nothing.
    */
-  private writeEager(link: PeerLink, frame: Uint8Array): Request<void> {
-    const socket = link.sendSocket;
-    if (socket) {
-      this.framesOut++;
-      const backlog = socket.writableLength > 0;
-      if (!backlog) {
-        socket.write(frame);
-        if (socket.writableLength === 0) return Request.completed<void>(undefined);
-      }
-      const req = new Request<void>();
-      socket.write(backlog ? frame : EMPTY_WRITE, (err) => (err ? req[failRequest](peerGone(link.peer, err)) : req[settleRequest](undefined)));
-      return req;
-    }
-    const req = new Request<void>();
-    this.write(link, [frame], (err) => (err ? req[failRequest](peerGone(link.peer, err)) : req[settleRequest](undefined)));
+  private writeMessage(link: PeerLink, payload: readonly Uint8Array[]): Request<void> {
+    let req: Request<void> | undefined;
+    const handedOff = this.writeFrame(link, payload, (err) => {
+      if (err) req![failRequest](peerGone(link.peer, err));
+      else req![settleRequest](undefined);
+    });
+    if (handedOff) return Request.completed<void>(undefined);
+    req = new Request<void>();
     return req;
   }
 
-  private link(peer: number): PeerLink {
-    return (this.links[peer] ??= new PeerLink(peer));
+  /** A frame without payload (RTS, CTS, …) built from `h`. */
+  private writeHeader(link: PeerLink, h: FrameHeader): void {
+    writeHeaderFields(this.head, 0, h.kind, h.dtype, h.flags, h.context, h.tag, h.seq, h.length, h.aux, h.aux2);
+    this.writeFrame(link, NO_PAYLOAD, undefined);
   }
 
-  private write(link: PeerLink, parts: readonly Uint8Array[], done: QueuedWrite['done']): void {
+  private link(peer: number): PeerLink {
+    return (this.links[peer] ??= new PeerLink(peer, this.eagerLimit));
+  }
+
+  /**
+   * Writes the frame whose header is in `this.head` to `link`'s channel (Channel.write: true when
+   * handed off at once; otherwise `done` follows). Without a channel yet the frame waits for the
+   * connection, which the first such frame starts.
+   */
+  private writeFrame(link: PeerLink, payload: readonly Uint8Array[], done: WriteDone | undefined): boolean {
     this.framesOut++;
-    const socket = link.sendSocket;
-    if (socket) {
-      writeParts(socket, parts, done);
-      return;
-    }
+    const channel = link.channel;
+    if (channel) return channel.write(this.head, payload, done);
     if (link.lost) {
-      done?.(link.lost);
-      return;
+      const lost = link.lost;
+      if (done) queueMicrotask(() => done(lost));
+      return false;
     }
-    link.queued.push({ parts, done });
+    if (this.shm?.reaches(link.peer)) {
+      // A rank thread of this process: its channel is made at once, no connection to wait for.
+      return this.adoptShm(this.shm.channel(link.peer)).write(this.head, payload, done);
+    }
+    link.queued.push({ head: this.head.slice(), payload, done });
     if (!link.connecting) {
       link.connecting = true;
       const address = this.addresses[link.peer];
       if (!address) {
         this.linkLost(link, tsmpiError('TSMPI_ERR_PEER_LOST', `no address known for rank ${link.peer}`));
-        return;
+        return false;
       }
       this.transport!.connect(link.peer, address);
     }
+    return false;
   }
 
-  private adoptConnection(peer: number, conn: Connection): void {
-    const socket = conn.socket;
-    if (this.closed) {
-      socket.destroy();
-      return;
-    }
-    const link = this.link(peer);
-    link.openSockets++;
+  private adoptShm(channel: ShmChannel): Channel {
+    const link = this.link(channel.peer);
+    if (link.channel === channel) return channel;
+    return this.adopt(link, (sink) => {
+      channel.attach(sink, this.limits);
+      return channel;
+    });
+  }
+
+  /**
+   * A channel to `link`'s peer exists (made here, or by the peer): its frames go to the engine through
+   * a sink of their own, and the first channel becomes the one frames to the peer go out on.
+   */
+  private adopt(link: PeerLink, make: (sink: ChannelSink) => Channel): Channel {
     const state: ConnectionState = { arrival: undefined, matched: undefined, inPlace: false };
-    const parser = new FrameParser({
+    let channel: Channel | undefined;
+    let closed = false;
+    channel = make({
       onHeader: (h) => this.onHeader(link, state, h),
       onFrame: (h, payload, owned) => this.onFrame(link, state, h, payload, owned === true),
-    }, this.limits);
-    let direct: Uint8Array | undefined;
-    const reader: ConnectionReader = {
-      directTarget: () => (direct = parser.directTarget(DIRECT_READ_MIN_BYTES, DIRECT_READ_MAX_BYTES)),
-      onBytes: (buf, n) => {
-        this.bytesIn += n;
-        try {
-          if (buf === direct) parser.pushedDirect(n);
-          else parser.push(buf, n);
-        } catch (e) {
-          socket.destroy();
-          const error = e instanceof TsmpiError ? e : tsmpiError('TSMPI_ERR_PROTOCOL', `bad data from rank ${peer}: ${(e as Error).message}`, e);
-          this.linkLost(link, error);
-          const matched = state.matched;
-          state.matched = undefined;
-          matched?.req[failRequest](link.lost ?? error);
-        }
+      onBytes: (n) => { this.bytesIn += n; },
+      onClosed: (error) => {
+        if (closed) return;
+        closed = true;
+        link.openChannels--;
+        if (link.channel === channel) link.channel = undefined;
+        const lost = error instanceof TsmpiError ? error
+          : tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${link.peer} closed its connection (it has exited or failed)`, error);
+        if ((link.openChannels === 0 || error) && !this.closed) this.linkLost(link, lost);
+        // A receive matched by an eager header whose payload never finished is in no queue linkLost sees.
+        const matched = state.matched;
+        state.matched = undefined;
+        state.arrival = undefined;
+        matched?.req[failRequest](link.lost ?? lost);
       },
-    };
-    conn.setReader(reader);
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      link.openSockets--;
-      if (link.sendSocket === socket) link.sendSocket = undefined;
-      const lost = tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} closed its connection (it has exited or failed)`);
-      if (link.openSockets === 0 && !this.closed) this.linkLost(link, lost);
-      // A receive matched by an eager header whose payload never finished is in no queue linkLost sees.
-      const matched = state.matched;
-      state.matched = undefined;
-      state.arrival = undefined;
-      matched?.req[failRequest](link.lost ?? lost);
     });
-    if (!link.sendSocket && !link.lost) {
-      link.sendSocket = socket;
+    link.openChannels++;
+    if (!link.channel && !link.lost) {
+      link.channel = channel;
       link.connecting = false;
       const queued = link.queued;
       link.queued = [];
-      if (queued.length > 0) {
-        socket.cork();
-        for (const q of queued) writeParts(socket, q.parts, q.done);
-        socket.uncork();
-      }
+      for (const q of queued) if (channel.write(q.head, q.payload, q.done)) q.done?.();
       settleLink(link);
     }
+    return channel;
   }
 
   /** Fails everything that can no longer complete because `link`'s peer is gone. */
@@ -1095,12 +1022,13 @@ export class Engine {
    */
   async finish(): Promise<number[]> {
     this.finishing = true;
-    const connecting = this.links.filter((l): l is PeerLink => l !== undefined && l.connecting && !l.sendSocket && !l.lost);
+    const connecting = this.links.filter((l): l is PeerLink => l !== undefined && l.connecting && !l.channel && !l.lost);
     await Promise.all(connecting.map((l) => new Promise<void>((resolve) => l.settled.push(resolve))));
     const told: number[] = [];
     for (const link of this.links) {
-      if (!link?.sendSocket || link.lost) continue;
-      this.write(link, [encodeFrameHeader(headerOf(FrameKind.BYE, 0, 0, 0, 0, 0))], undefined);
+      if (!link?.channel || link.lost || link.peer === this.rank) continue;
+      writeHeaderFields(this.head, 0, FrameKind.BYE, 0, 0, 0, 0, 0, 0, 0, 0);
+      this.writeFrame(link, NO_PAYLOAD, undefined);
       told.push(link.peer);
     }
     return told;
@@ -1215,7 +1143,9 @@ export class Engine {
   close(): void {
     this.closed = true;
     this.transport?.close();
-    for (const link of this.links) link?.sendSocket?.destroy();
+    this.shm?.close();
+    if (this.shm) setProgress(undefined);
+    for (const link of this.links) link?.channel?.close();
   }
 }
 
@@ -1258,8 +1188,8 @@ function settleLink(link: PeerLink): void {
   for (const wake of waiting) wake();
 }
 
-/** A zero-length write: its callback runs once everything written before it has reached the kernel. */
-const EMPTY_WRITE = Buffer.alloc(0);
+/** The payload of frames that carry none. */
+const NO_PAYLOAD: readonly Uint8Array[] = [];
 
 function peerGone(peer: number, err: Error): TsmpiError {
   return err instanceof TsmpiError ? err : tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} went away during a send: ${err.message}`, err);
@@ -1271,29 +1201,6 @@ function failed(error: TsmpiError): Request<void> {
   return r;
 }
 
-function splitLarge(bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  sliceForWrite(bytes, out);
-  return out;
-}
-
-function encodeFrameHeader(h: FrameHeader): Buffer {
-  const b = Buffer.allocUnsafe(HEADER_BYTES);
-  writeHeader(b, 0, h);
-  return b;
-}
-
-function writeParts(socket: net.Socket, parts: readonly Uint8Array[], done: QueuedWrite['done']): void {
-  if (parts.length === 1) {
-    socket.write(parts[0]!, done);
-    return;
-  }
-  socket.cork();
-  const last = parts.length - 1;
-  for (let i = 0; i < last; i++) socket.write(parts[i]!);
-  socket.write(parts[last]!, done);
-  socket.uncork();
-}
 
 /** Failed collective calls remembered at most (the oldest is forgotten first). */
 const MAX_FAILED_CALLS = 4096;

@@ -23,6 +23,24 @@ export const whenSettled = Symbol('tsmpi.whenSettled');
 /** Keeps the process alive while the request is pending, as a wait does (for runtime-made waits such as probes). */
 export const keepAlive = Symbol('tsmpi.keepAlive');
 
+/**
+ * What moves bytes for requests while the program waits, where nothing else does: the shared-memory
+ * channels of a rank thread (transport/shm-channel.ts). Set by the engine of such a rank.
+ */
+export interface Progress {
+  /** The program waits: move bytes until `done()` or for a bounded time. */
+  spin(done: () => boolean): void;
+  /** Moves whatever can move now, once. */
+  progress(): boolean;
+}
+
+let progressHook: Progress | undefined;
+
+/** @internal The engine of a rank thread installs its shared-memory progress here. */
+export function setProgress(progress: Progress | undefined): void {
+  progressHook = progress;
+}
+
 /** The value a request resolves with. */
 export type RequestValue<R> = R extends Request<infer T> ? T : never;
 
@@ -177,6 +195,7 @@ export class Request<T = void> implements PromiseLike<T> {
     this.#inactive = true;
     this.#markAwaited();
     if (!this.#promise) {
+      if (this.#state === PENDING && progressHook) progressHook.spin(() => this.#state !== PENDING);
       if (this.#state === FULFILLED) this.#promise = Promise.resolve(this.#value as T);
       else if (this.#state === REJECTED) this.#promise = Promise.reject(this.#error);
       else this.#promise = this.#pendingPromise().then(undefined, atCallSite);
@@ -198,6 +217,7 @@ export class Request<T = void> implements PromiseLike<T> {
 
   /** Non-blocking completion check; throws the operation's error if it failed. */
   test(): { done: boolean; value?: T } {
+    if (this.#state === PENDING && progressHook) progressHook.progress();
     if (this.#state === PENDING) return { done: false };
     this.#inactive = true;
     if (this.#state === REJECTED) throw this.#error;

@@ -68,6 +68,7 @@ describe('defaults', () => {
       hosts: undefined,
       launchAgent: undefined,
       deadlockDetection: true,
+      ranks: 'processes',
     } satisfies LaunchOptions);
   });
 
@@ -411,6 +412,7 @@ describe('everything together', () => {
         '--node-arg', '--enable-source-maps',
         '--launch-agent', 'rsh',
         '--no-deadlock-detection',
+        '--ranks', 'threads',
         'sub/nested.ts', 'in.txt', '-v',
       ),
     ).toEqual({
@@ -429,6 +431,7 @@ describe('everything together', () => {
       ],
       launchAgent: 'rsh',
       deadlockDetection: false,
+      ranks: 'threads',
     } satisfies LaunchOptions);
   });
 });

@@ -1,0 +1,393 @@
+// Channels between rank threads of one process (tsmpirun --ranks threads), through the memory they
+// share (shm-arena.ts): per ordered pair of ranks one single-producer single-consumer byte ring, made by
+// its producer on its first message. A frame is copied into the ring and its bytes published by one
+// atomic store of the ring's head; the consumer reads them with the frame parser (wire/parser.ts), which
+// copies a payload straight into the posted receive buffer, so a message costs a copy in and a copy out,
+// pipelined through the ring for large ones (the ring is a byte stream: a frame larger than the ring
+// goes through it in pieces as the consumer frees room). The consumer learns of new bytes from its
+// doorbell (one word for all its rings: ANY_SOURCE waits on one word).
+//
+// Nothing here runs by itself: `progress()` moves bytes both ways. It runs while the program waits for a
+// request (Request.wait spins on it for a bounded time, then the rank parks), when a parked rank's
+// doorbell rings (Atomics.waitAsync), and on Request.test. Spinning costs a core, so a rank spins only
+// when the process's rank threads fit the cores; otherwise it parks at once.
+import { tsmpiError } from '../errors.js';
+import type { WireLimits } from '../wire/header.js';
+import { FrameParser } from '../wire/parser.js';
+import type { Channel, ChannelSink, WriteDone } from './channel.js';
+import { Arena, BELL_COUNT, BELL_PARKED } from './shm-arena.js';
+
+// Ring layout: head (written by the producer), tail (by the consumer) and the producer's "waiting for
+// room" flag each on a cache line of its own, then the data.
+const RING_HEAD = 0;
+const RING_TAIL = 16;
+const RING_WAITING = 32;
+const RING_DATA_OFFSET = 3 * 64;
+
+/** A spinning wait that saw no byte move for this long parks (ms). */
+const IDLE_SPIN_MS = 0.5;
+/** A spinning wait gives the event loop a turn after this long, bytes moving or not (ms). */
+const MAX_SPIN_MS = 4;
+
+/** Ring size for `ranks` threads: 1 MiB each for a few ranks, less for many (a ring per pair that talks). */
+export function ringBytes(ranks: number): number {
+  let bytes = 1 << 20;
+  while (bytes > 64 * 1024 && bytes * ranks > 8 * 1024 * 1024) bytes >>= 1;
+  return bytes;
+}
+
+/** One ring: a view of its control words and data. */
+export class Ring {
+  readonly words: Int32Array;
+  readonly data: Uint8Array;
+  readonly size: number;
+  readonly mask: number;
+  readonly head: number;
+  readonly tail: number;
+  readonly waiting: number;
+
+  /** `bytes`: the data's size, a power of two (the control lines come before it). */
+  constructor(arena: Arena, offset: number, bytes: number) {
+    this.words = arena.words;
+    this.size = bytes;
+    this.mask = this.size - 1;
+    this.data = new Uint8Array(arena.buffer, offset + RING_DATA_OFFSET, this.size);
+    this.head = offset / 4 + RING_HEAD;
+    this.tail = offset / 4 + RING_TAIL;
+    this.waiting = offset / 4 + RING_WAITING;
+  }
+}
+
+/** A frame (or the rest of one) waiting for room in the ring. */
+interface Pending {
+  parts: Uint8Array[];
+  /** Parts fully written so far, and bytes of the next one. */
+  index: number;
+  offset: number;
+  done: WriteDone | undefined;
+}
+
+export class ShmChannel implements Channel {
+  readonly peer: number;
+  /** The peer's local index in the arena. */
+  readonly local: number;
+  #tx: Ring | undefined;
+  /** Producer's position: bytes written (a wrapping 32-bit counter). */
+  #txHead = 0;
+  #rx: Ring | undefined;
+  #rxTail = 0;
+  #parser: FrameParser | undefined;
+  readonly #pending: Pending[] = [];
+  #sink: ChannelSink | undefined;
+  #closed = false;
+
+  constructor(private readonly transport: ShmTransport, peer: number, local: number) {
+    this.peer = peer;
+    this.local = local;
+  }
+
+  /** @internal The engine's sink: frames from the peer go there. */
+  attach(sink: ChannelSink, limits: WireLimits): void {
+    this.#sink = sink;
+    this.#parser = new FrameParser(sink, limits);
+  }
+
+  get hasPending(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  write(head: Uint8Array, payload: readonly Uint8Array[], done: WriteDone | undefined): boolean {
+    if (this.#closed) {
+      if (done) queueMicrotask(() => done(tsmpiError('TSMPI_ERR_PEER_LOST', `the channel to rank ${this.peer} is closed`)));
+      return false;
+    }
+    const ring = (this.#tx ??= this.transport.makeRing(this.local));
+    if (this.#pending.length === 0) {
+      let bytes = head.length;
+      for (const p of payload) bytes += p.length;
+      const used = (this.#txHead - Atomics.load(ring.words, ring.tail)) | 0;
+      if (ring.size - used >= bytes) {
+        this.#copyIn(ring, head, 0, head.length);
+        for (const p of payload) this.#copyIn(ring, p, 0, p.length);
+        this.#publish(ring);
+        return true;
+      }
+    }
+    // Not all of it fits: what does goes now, the rest as the consumer frees room.
+    this.#pending.push({ parts: [head.slice(), ...payload], index: 0, offset: 0, done });
+    this.transport.wantsRoom(this);
+    this.pump();
+    return false;
+  }
+
+  /** Writes as much of the waiting frames as the ring has room for; true if any byte went. */
+  pump(): boolean {
+    const ring = this.#tx;
+    if (!ring || this.#pending.length === 0) return false;
+    let free = ring.size - ((this.#txHead - Atomics.load(ring.words, ring.tail)) | 0);
+    let wrote = false;
+    while (this.#pending.length > 0 && free > 0) {
+      const job = this.#pending[0]!;
+      while (job.index < job.parts.length && free > 0) {
+        const part = job.parts[job.index]!;
+        const n = Math.min(free, part.length - job.offset);
+        this.#copyIn(ring, part, job.offset, n);
+        free -= n;
+        wrote ||= n > 0;
+        job.offset += n;
+        if (job.offset === part.length) {
+          job.index++;
+          job.offset = 0;
+        }
+      }
+      if (job.index < job.parts.length) break;
+      this.#pending.shift();
+      // Published before its completion is told: the caller may reuse its buffers once it is.
+      this.#publish(ring);
+      const done = job.done;
+      if (done) queueMicrotask(() => done());
+    }
+    if (wrote) this.#publish(ring);
+    // Ask the consumer to ring our bell when it frees room; look again in case it just did.
+    Atomics.store(ring.words, ring.waiting, this.#pending.length > 0 ? 1 : 0);
+    return wrote;
+  }
+
+  #copyIn(ring: Ring, src: Uint8Array, from: number, n: number): void {
+    const pos = this.#txHead & ring.mask;
+    const first = Math.min(n, ring.size - pos);
+    ring.data.set(first === src.length && from === 0 ? src : src.subarray(from, from + first), pos);
+    if (first < n) ring.data.set(src.subarray(from + first, from + n), 0);
+    this.#txHead = (this.#txHead + n) | 0;
+  }
+
+  #publish(ring: Ring): void {
+    Atomics.store(ring.words, ring.head, this.#txHead);
+    this.transport.arena.ring(this.local);
+  }
+
+  /** The ring from the peer exists (found in the directory). */
+  attachRx(offset: number, bytes: number): void {
+    this.#rx = new Ring(this.transport.arena, offset, bytes);
+  }
+
+  get hasRx(): boolean {
+    return this.#rx !== undefined;
+  }
+
+  /** Hands every byte the peer has published to the parser; true if there were any. */
+  drain(): boolean {
+    const ring = this.#rx;
+    if (!ring || this.#closed) return false;
+    const head = Atomics.load(ring.words, ring.head);
+    let tail = this.#rxTail;
+    if (head === tail) return false;
+    const parser = this.#parser!;
+    try {
+      while (tail !== head) {
+        const pos = tail & ring.mask;
+        const n = Math.min((head - tail) | 0, ring.size - pos);
+        this.#sink!.onBytes(n);
+        parser.push(ring.data.subarray(pos, pos + n));
+        tail = (tail + n) | 0;
+      }
+    } catch (e) {
+      this.#fail(e);
+      return true;
+    } finally {
+      this.#rxTail = tail;
+      Atomics.store(ring.words, ring.tail, tail);
+    }
+    if (Atomics.load(ring.words, ring.waiting) !== 0) this.transport.arena.ring(this.local);
+    return true;
+  }
+
+  #fail(e: unknown): void {
+    this.close();
+    this.#sink?.onClosed(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = tsmpiError('TSMPI_ERR_PEER_LOST', `the channel to rank ${this.peer} is closed`);
+    for (const job of this.#pending.splice(0)) if (job.done) queueMicrotask(() => job.done!(error));
+  }
+}
+
+export interface ShmTransportOptions {
+  /** Spin while waiting (the process's rank threads fit its cores); otherwise park at once. */
+  spin: boolean;
+  limits: WireLimits;
+  /** A channel from a peer appeared (it sent first): the engine adopts it. */
+  onInbound(channel: ShmChannel): void;
+}
+
+/** One rank thread's side of the shared memory: its channels, and the progress that moves their bytes. */
+export class ShmTransport {
+  readonly arena: Arena;
+  readonly #channels: (ShmChannel | undefined)[];
+  readonly #ringBytes: number;
+  readonly #bell: number;
+  /** Doorbell count up to which this rank has looked at everything. */
+  #seen = 0;
+  #rxCount = 0;
+  readonly #waitingForRoom = new Set<ShmChannel>();
+  #armed = false;
+  #closed = false;
+  readonly #options: ShmTransportOptions;
+
+  constructor(arena: Arena, options: ShmTransportOptions) {
+    this.arena = arena;
+    this.#options = options;
+    this.#channels = new Array(arena.size);
+    this.#ringBytes = ringBytes(arena.size);
+    this.#bell = arena.bell(arena.me) + BELL_COUNT;
+    this.#seen = Atomics.load(arena.words, this.#bell);
+    this.#arm();
+  }
+
+  /** Whether world rank `peer` is a thread of this process. */
+  reaches(peer: number): boolean {
+    const local = this.arena.localOf(peer);
+    return local >= 0 && local !== this.arena.me;
+  }
+
+  /** The channel to world rank `peer` (a thread of this process), made on first use. */
+  channel(peer: number): ShmChannel {
+    const local = this.arena.localOf(peer);
+    let channel = this.#channels[local];
+    if (!channel) {
+      channel = new ShmChannel(this, peer, local);
+      this.#channels[local] = channel;
+      this.#findRx(channel);
+    }
+    return channel;
+  }
+
+  /** @internal Makes this rank's ring to local rank `to`. */
+  makeRing(to: number): Ring {
+    const offset = this.arena.makeRing(to, RING_DATA_OFFSET + this.#ringBytes);
+    return new Ring(this.arena, offset, this.#ringBytes);
+  }
+
+  /** @internal `channel` has a frame waiting for room. */
+  wantsRoom(channel: ShmChannel): void {
+    this.#waitingForRoom.add(channel);
+  }
+
+  #findRx(channel: ShmChannel): void {
+    if (channel.hasRx) return;
+    const offset = this.arena.ringOffset(channel.local, this.arena.me);
+    if (offset === 0) return;
+    channel.attachRx(offset, this.#ringBytes);
+    this.#rxCount++;
+  }
+
+  /** Moves whatever can move, both ways; true if any byte did. */
+  progress(): boolean {
+    const bell = Atomics.load(this.arena.words, this.#bell);
+    if (bell === this.#seen && this.#waitingForRoom.size === 0) return false;
+    this.#seen = bell;
+    let moved = false;
+    if (this.#rxCount < this.arena.size - 1) this.#discover();
+    for (const channel of this.#channels) if (channel?.drain()) moved = true;
+    if (this.#waitingForRoom.size > 0) {
+      for (const channel of this.#waitingForRoom) {
+        if (channel.pump()) moved = true;
+        if (!channel.hasPending) this.#waitingForRoom.delete(channel);
+      }
+    }
+    return moved;
+  }
+
+  /** Rings from peers that sent for the first time. */
+  #discover(): void {
+    const { arena } = this;
+    for (let local = 0; local < arena.size; local++) {
+      if (local === arena.me) continue;
+      const known = this.#channels[local];
+      if (known?.hasRx) continue;
+      if (arena.ringOffset(local, arena.me) === 0) continue;
+      if (known) {
+        this.#findRx(known);
+      } else {
+        const channel = this.channel(arena.worldRanks[local]!);
+        this.#options.onInbound(channel);
+      }
+    }
+  }
+
+  /**
+   * The program waits for something (`done` says when it came): move bytes until it is done, for a
+   * bounded time — or, when the rank threads outnumber the cores, only once — then let the event loop
+   * run; the rank is woken by its doorbell.
+   */
+  spin(done: () => boolean): void {
+    const words = this.arena.words, parked = this.arena.bell(this.arena.me) + BELL_PARKED;
+    if (!this.#options.spin) {
+      this.progress();
+      return;
+    }
+    // Producers need not wake a rank that is watching its doorbell.
+    Atomics.store(words, parked, 0);
+    const start = performance.now();
+    let last = start;
+    while (!done()) {
+      const moved = this.progress();
+      const now = performance.now();
+      if (moved) last = now;
+      else if (now - last > IDLE_SPIN_MS) break;
+      if (now - start > MAX_SPIN_MS) break;
+    }
+    if (this.#armed) this.#park();
+  }
+
+  /** Watches the doorbell from the event loop (parked), and makes progress whenever it rings. */
+  #arm(): void {
+    if (this.#armed || this.#closed) return;
+    this.#armed = true;
+    const words = this.arena.words;
+    const result = Atomics.waitAsync(words, this.#bell, this.#seen);
+    this.#park();
+    if (result.async) void result.value.then(() => this.#wake());
+    else setImmediate(() => this.#wake());
+  }
+
+  /** Raises the sleeping flag; a doorbell that rang since the watch began wakes it at once. */
+  #park(): void {
+    const words = this.arena.words, parked = this.arena.bell(this.arena.me) + BELL_PARKED;
+    Atomics.store(words, parked, 1);
+    if (Atomics.load(words, this.#bell) !== this.#seen) Atomics.notify(words, this.#bell);
+  }
+
+  #wake(): void {
+    this.#armed = false;
+    if (this.#closed) return;
+    const words = this.arena.words, parked = this.arena.bell(this.arena.me) + BELL_PARKED;
+    Atomics.store(words, parked, 0);
+    if (this.#options.spin) {
+      // A burst: while bytes keep coming (a large message streaming), keep moving them.
+      const start = performance.now();
+      let last = start;
+      for (;;) {
+        const now = performance.now();
+        if (this.progress()) last = now;
+        else if (now - last > IDLE_SPIN_MS / 4) break;
+        if (now - start > MAX_SPIN_MS) break;
+      }
+    } else {
+      while (this.progress()) { /* until nothing moves */ }
+    }
+    this.#arm();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const channel of this.#channels) channel?.close();
+    // Ends the doorbell watch, which no timeout would.
+    Atomics.add(this.arena.words, this.#bell, 1);
+    Atomics.notify(this.arena.words, this.#bell);
+  }
+}
