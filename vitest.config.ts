@@ -1,12 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Integration tests that run a second time with ranks as threads (TSMPI_RANKS=threads): everything a
+ * program can observe of its ranks. The rest (launcher usage, PMI and Slurm launchers, where ranks are
+ * processes, and the long job loop) runs once, with ranks as processes.
+ */
+const BOTH_MODES = [
+  'badinput', 'bundle-forms', 'cluster-hosts', 'coll', 'comm', 'diffusion', 'examples', 'failure', 'failure-flow',
+  'failure-flow-many', 'failure-hangs', 'finalize', 'interleave', 'launcher', 'p2p', 'p2p-large',
+].map((name) => `test/integration/${name}.test.ts`);
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration tests start real multi-process jobs; the machine has 2 cores.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'processes', include: ['test/**/*.test.ts'], env: { TSMPI_RANKS: 'processes' } },
+      },
+      {
+        extends: true,
+        test: { name: 'threads', include: BOTH_MODES, env: { TSMPI_RANKS: 'threads' } },
+      },
+    ],
   },
 });

@@ -21,7 +21,7 @@ import { spawnLocalRank } from './spawn/local.js';
 import { spawnThreadHost, usableCores } from './spawn/threads.js';
 import { isPmiTask, runAsPmiTask } from './spawn/pmi-task.js';
 import type { RankHandle } from './spawn/rank.js';
-import { DEFAULT_LAUNCH_AGENT, spawnRemoteRank, splitLaunchAgent } from './spawn/remote.js';
+import { DEFAULT_LAUNCH_AGENT, spawnRemoteRank, spawnRemoteThreads, splitLaunchAgent } from './spawn/remote.js';
 import { inSlurmAllocation, slurmNodeNames, slurmSingleNode, slurmTaskCount, startSlurmStep, type SlurmStep } from './spawn/slurm.js';
 import { RankOutput, outputFilePath } from './stdio.js';
 import { DEADLOCK_EXIT_STATUS, Supervisor, TIMEOUT_EXIT_STATUS, signalNumber } from './supervise.js';
@@ -262,19 +262,32 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   let localEnv: NodeJS.ProcessEnv | undefined;
   // Ranks as threads: every local rank is a thread of one process.
   const localRanks = plan.hosts.flatMap((h, rank) => (h === undefined && !step ? [rank] : []));
-  const threads = options.ranks === 'threads' && localRanks.length > 0
-    ? new Map(spawnThreadHost({
+  const threads = options.ranks === 'threads' && !step
+    ? new Map(localRanks.length === 0 ? [] : spawnThreadHost({
       ranks: localRanks, bundle, scriptArgs: options.scriptArgs, env: (localEnv ??= withReducedExtraCaCerts(env, options.nodeArgs)),
       nodeArgs: ['--enable-source-maps', ...options.nodeArgs], secret, stdinRank: localRanks.includes(0) ? 0 : undefined,
       spin: localRanks.length <= usableCores(),
     }).map((handle, i) => [localRanks[i]!, handle]))
     : undefined;
+  // And on every other host, the ranks placed there are threads of one process started by one agent.
+  if (threads && !step) {
+    const byHost = new Map<string, number[]>();
+    plan.hosts.forEach((h, rank) => { if (h !== undefined) byHost.set(h, [...(byHost.get(h) ?? []), rank]); });
+    for (const [host, ranks] of byHost) {
+      const header = { ...agentHeader(undefined), ranks, channel: { kind: 'stdio' as const } };
+      spawnRemoteThreads({
+        ranks, host, agent, bootstrap: bootstrapBytes(secret, header), bundle: bundleBytes, stdinRank: ranks.includes(0) ? 0 : undefined,
+      }).forEach((handle, i) => threads.set(ranks[i]!, handle));
+    }
+  }
   for (let rank = 0; rank < np; rank++) {
     const host = plan.hosts[rank];
     const child: RankHandle = step
       ? step.ranks[rank]!
-      : host === undefined
-        ? threads?.get(rank) ?? spawnLocalRank({ rank, nodeArgv, env: { ...(localEnv ??= withReducedExtraCaCerts(env, options.nodeArgs)), TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
+      : threads?.has(rank)
+        ? threads.get(rank)!
+        : host === undefined
+        ? spawnLocalRank({ rank, nodeArgv, env: { ...(localEnv ??= withReducedExtraCaCerts(env, options.nodeArgs)), TSMPI_RANK: String(rank) }, secret, withStdin: rank === 0 })
         : spawnRemoteRank({
           rank, host, agent, withStdin: rank === 0, bundle: bundleBytes,
           bootstrap: bootstrapBytes(secret, { ...agentHeader(rank), channel: { kind: 'stdio' } }),

@@ -9,6 +9,10 @@
 //      is broadcast to every task and carries nothing more; frames travel on the TCP channel instead.
 // End of file on stdin means tsmpirun is gone: the agent kills its rank.
 //
+// An agent may run several ranks as threads of one process (tsmpirun --ranks threads with --host): the
+// header lists them (`ranks`), and the agent's stdout then carries frames up instead of raw output —
+// each rank's output and exit status tagged with the rank (RankOutput, RankExit).
+//
 // Under srun every task's output shares srun's own streams (labels would cut long lines, and lines of
 // different tasks could interleave), so each agent connects back to tsmpirun over TCP: tsmpirun sends a
 // 16-byte nonce, the agent answers its rank (u32 LE) and agentProof(secret, nonce, rank); then frames
@@ -19,6 +23,8 @@ export interface AgentHeader {
   v: 1;
   /** The rank this agent runs; absent under srun, where the task's SLURM_PROCID is the rank. */
   rank?: number;
+  /** The ranks this agent runs as threads of one process (--ranks threads), instead of `rank`. */
+  ranks?: number[];
   /** Environment of the rank on top of the agent's own (TSMPI_* and the -x variables). */
   env: Record<string, string>;
   nodeArgs: string[];
@@ -53,6 +59,11 @@ export const FrameKind = {
   Stderr: 5,
   /** Payload: JSON { code: number | null, signal: string | null }. */
   Exit: 6,
+  /** agent of several rank threads → tsmpirun (its stdout): the rank (u32 LE), then the stream's bytes. */
+  RankStdout: 7,
+  RankStderr: 8,
+  /** The rank (u32 LE), then JSON { code: number | null, signal: string | null }. */
+  RankExit: 9,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -130,6 +141,22 @@ export function outputFrames(kind: typeof FrameKind.Stdout | typeof FrameKind.St
   for (let at = 0; at < chunk.length; at += MAX_FRAME_BYTES) {
     frames.push(encodeFrame(kind, chunk.subarray(at, Math.min(chunk.length, at + MAX_FRAME_BYTES))));
   }
+  return frames;
+}
+
+/** A frame about one rank: its number (u32 LE) before the payload. */
+export function rankFrame(kind: typeof FrameKind.RankStdout | typeof FrameKind.RankStderr | typeof FrameKind.RankExit, rank: number, payload: Uint8Array): Buffer {
+  const body = Buffer.allocUnsafe(4 + payload.length);
+  body.writeUInt32LE(rank, 0);
+  body.set(payload, 4);
+  return encodeFrame(kind, body);
+}
+
+/** Output of one rank in frames of at most MAX_FRAME_BYTES. */
+export function rankOutputFrames(kind: typeof FrameKind.RankStdout | typeof FrameKind.RankStderr, rank: number, chunk: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  const step = MAX_FRAME_BYTES - 4;
+  for (let at = 0; at < chunk.length; at += step) frames.push(rankFrame(kind, rank, chunk.subarray(at, Math.min(chunk.length, at + step))));
   return frames;
 }
 

@@ -15,16 +15,25 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localAddressToward } from '../../runtime/transport/addresses.js';
 import {
-  FrameKind, FrameReader, JOB_BUNDLE_FILES, MAX_HEADER_LINE_BYTES, NONCE_BYTES, agentProof, encodeFrame, outputFrames, type AgentHeader,
+  FrameKind, FrameReader, JOB_BUNDLE_FILES, MAX_HEADER_LINE_BYTES, NONCE_BYTES, agentProof, encodeFrame, outputFrames, rankFrame,
+  rankOutputFrames, type AgentHeader,
 } from './agent-protocol.js';
 import { spawnLocalRank } from './local.js';
+import { spawnThreadHost, usableCores } from './threads.js';
 
 /** Signals tsmpirun may forward to a rank. */
 const FORWARDED_SIGNALS = new Set(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGCONT', 'SIGSTOP']);
 /** How long a TCP channel may take to deliver the last frames before the agent exits anyway. */
 const CHANNEL_DRAIN_MS = 2000;
 
-let rankProcess: ChildProcess | undefined;
+/** What the agent started: the rank's process, or the process of its rank threads. */
+interface Started {
+  readonly stdin: NodeJS.WritableStream | null;
+  kill(signal: NodeJS.Signals): void;
+  readonly running: boolean;
+}
+
+let rankProcess: Started | undefined;
 let privateDir: string | undefined;
 let reaper: ChildProcess | undefined;
 let channel: net.Socket | undefined;
@@ -50,7 +59,7 @@ function cleanup(): void {
 function abandon(_why: string, status: number): void {
   if (ending) return;
   ending = true;
-  if (rankProcess && rankProcess.exitCode === null && rankProcess.signalCode === null) {
+  if (rankProcess?.running) {
     try { rankProcess.kill('SIGKILL'); } catch { /* gone */ }
   }
   cleanup();
@@ -213,7 +222,7 @@ function onDownFrame(kind: number, payload: Buffer): void {
 }
 
 async function start(h: AgentHeader, key: Buffer, bundle: Buffer): Promise<void> {
-  const rank = h.rank ?? Number(process.env.SLURM_PROCID);
+  const rank = h.rank ?? h.ranks?.[0] ?? Number(process.env.SLURM_PROCID);
   if (!Number.isSafeInteger(rank) || rank < 0) throw new Error('no rank: the header names none and SLURM_PROCID is unset');
   privateDir = makePrivateDir(h, rank);
   const script = join(privateDir, h.bundleFile);
@@ -248,10 +257,18 @@ async function start(h: AgentHeader, key: Buffer, bundle: Buffer): Promise<void>
     channel.on('close', () => abandon('tsmpirun closed the channel', 1));
   }
 
+  if (h.ranks) {
+    startThreads(h, h.ranks, key, script, env);
+    return;
+  }
   const nodeArgv = ['--enable-source-maps', ...h.nodeArgs, script, ...h.scriptArgs];
   // Started as tsmpirun starts a rank on its own host (setpriv, the secret pipe, malloc settings).
   const child = spawnLocalRank({ rank, nodeArgv, env, secret: key, withStdin: rank === h.stdinRank });
-  rankProcess = child;
+  rankProcess = {
+    stdin: child.stdin,
+    kill: (signal) => child.kill(signal),
+    get running() { return child.exitCode === null && child.signalCode === null; },
+  };
   child.stdin?.on('error', () => {});
   for (const [kind, payload] of earlyFrames.splice(0)) onDownFrame(kind, payload);
 
@@ -269,6 +286,48 @@ async function start(h: AgentHeader, key: Buffer, bundle: Buffer): Promise<void>
     maybeDone();
   });
   child.on('exit', (code, signal) => { exit = { code, signal }; maybeDone(); });
+}
+
+/**
+ * Several ranks as threads of one process (as tsmpirun runs its own host's ranks): their output and
+ * exit statuses go up this agent's stdout as frames tagged with the rank; a signal ends them all.
+ */
+function startThreads(h: AgentHeader, ranks: number[], key: Buffer, script: string, env: NodeJS.ProcessEnv): void {
+  delete env.TSMPI_RANK;
+  const handles = spawnThreadHost({
+    ranks, bundle: script, scriptArgs: h.scriptArgs, env, nodeArgs: ['--enable-source-maps', ...h.nodeArgs], secret: key,
+    stdinRank: ranks.includes(h.stdinRank) ? h.stdinRank : undefined, spin: ranks.length <= usableCores(),
+  });
+  let exited = 0;
+  rankProcess = {
+    stdin: handles[ranks.indexOf(h.stdinRank)]?.stdin ?? null,
+    kill: (signal) => handles[0]!.kill(signal),
+    get running() { return exited < ranks.length; },
+  };
+  for (const [kind, payload] of earlyFrames.splice(0)) onDownFrame(kind, payload);
+  let open = 2 * ranks.length;
+  const maybeDone = () => {
+    if (open > 0 || exited < ranks.length || ending) return;
+    ending = true;
+    cleanup();
+    process.stdout.write('', () => process.exit(0));
+  };
+  handles.forEach((handle, i) => {
+    const rank = ranks[i]!;
+    const up = (kind: typeof FrameKind.RankStdout | typeof FrameKind.RankStderr) => (chunk: Buffer) => {
+      for (const f of rankOutputFrames(kind, rank, chunk)) process.stdout.write(f);
+    };
+    handle.stdout!.on('data', up(FrameKind.RankStdout));
+    handle.stderr!.on('data', up(FrameKind.RankStderr));
+    handle.stdout!.on('close', () => { open--; maybeDone(); });
+    handle.stderr!.on('close', () => { open--; maybeDone(); });
+    handle.on('error', (e: Error) => say(`cannot start the rank threads: ${e.message}`));
+    handle.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+      process.stdout.write(rankFrame(FrameKind.RankExit, rank, Buffer.from(JSON.stringify({ code, signal }))));
+      exited++;
+      maybeDone();
+    });
+  });
 }
 
 function finish(code: number | null, signal: NodeJS.Signals | null): void {

@@ -12,8 +12,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { Writable, type Readable } from 'node:stream';
-import { FrameKind, MAX_FRAME_BYTES, encodeFrame, shellQuote } from './agent-protocol.js';
+import { PassThrough, Writable, type Readable } from 'node:stream';
+import { FrameKind, FrameReader, MAX_FRAME_BYTES, encodeFrame, shellQuote } from './agent-protocol.js';
 import { AGENT_PATH, type RankHandle } from './rank.js';
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -48,39 +48,49 @@ export interface RemoteRankSpec {
   withStdin: boolean;
 }
 
+/** Rank 0's stdin, as Stdin frames down the session's stdin. */
+function stdinFrames(pipe: Writable): Writable {
+  const stdin = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (let at = 0; at < chunk.length; at += MAX_FRAME_BYTES) {
+        pipe.write(encodeFrame(FrameKind.Stdin, chunk.subarray(at, Math.min(chunk.length, at + MAX_FRAME_BYTES))));
+      }
+      // Back-pressure of the ssh pipe reaches tsmpirun's stdin through this callback.
+      if (pipe.writableNeedDrain) pipe.once('drain', () => callback());
+      else callback();
+    },
+    final(callback) {
+      pipe.write(encodeFrame(FrameKind.StdinEnd), () => callback());
+    },
+  });
+  stdin.on('error', () => {});
+  return stdin;
+}
+
 class RemoteRank extends EventEmitter implements RankHandle {
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
   readonly stdin: Writable | null;
   private killTimer: NodeJS.Timeout | undefined;
+  private exited = false;
 
-  constructor(private readonly child: ChildProcess, withStdin: boolean) {
+  /** `output`: the rank's streams when they are not the session's own (ranks as threads of one agent). */
+  constructor(private readonly child: ChildProcess, withStdin: boolean, output?: { stdout: Readable; stderr: Readable }) {
     super();
-    this.stdout = child.stdout;
-    this.stderr = child.stderr;
+    this.stdout = output?.stdout ?? child.stdout;
+    this.stderr = output?.stderr ?? child.stderr;
     const pipe = child.stdin!;
     pipe.on('error', () => {});
-    this.stdin = withStdin
-      ? new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          for (let at = 0; at < chunk.length; at += MAX_FRAME_BYTES) {
-            pipe.write(encodeFrame(FrameKind.Stdin, chunk.subarray(at, Math.min(chunk.length, at + MAX_FRAME_BYTES))));
-          }
-          // Back-pressure of the ssh pipe reaches tsmpirun's stdin through this callback.
-          if (pipe.writableNeedDrain) pipe.once('drain', () => callback());
-          else callback();
-        },
-        final(callback) {
-          pipe.write(encodeFrame(FrameKind.StdinEnd), () => callback());
-        },
-      })
-      : null;
-    this.stdin?.on('error', () => {});
+    this.stdin = withStdin ? stdinFrames(pipe) : null;
     child.on('error', (e) => this.emit('error', e));
-    child.on('exit', (code, signal) => {
-      clearTimeout(this.killTimer);
-      this.emit('exit', code, signal);
-    });
+    child.on('exit', (code, signal) => this.exit(code, signal));
+  }
+
+  exit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exited) return;
+    this.exited = true;
+    clearTimeout(this.killTimer);
+    this.emit('exit', code, signal);
   }
 
   get pid(): number | undefined {
@@ -100,14 +110,67 @@ class RemoteRank extends EventEmitter implements RankHandle {
   }
 }
 
-export function spawnRemoteRank(spec: RemoteRankSpec): RankHandle {
-  const [program, ...options] = spec.agent;
-  const argv = [...options, spec.host, remoteCommand()];
-  const child = hasSetpriv
+function spawnAgent(agent: string[], host: string): ChildProcess {
+  const [program, ...options] = agent;
+  const argv = [...options, host, remoteCommand()];
+  return hasSetpriv
     ? spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', program!, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
     : spawn(program!, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export function spawnRemoteRank(spec: RemoteRankSpec): RankHandle {
+  const child = spawnAgent(spec.agent, spec.host);
   const handle = new RemoteRank(child, spec.withStdin);
   child.stdin!.write(spec.bootstrap);
   child.stdin!.write(spec.bundle);
   return handle;
+}
+
+export interface RemoteThreadsSpec extends Omit<RemoteRankSpec, 'rank' | 'withStdin'> {
+  /** The ranks the agent runs as threads of one process (the header lists them too). */
+  ranks: number[];
+  /** The rank that reads tsmpirun's stdin, if it is one of these. */
+  stdinRank: number | undefined;
+}
+
+/**
+ * Starts several ranks on another host as threads of one process, through one agent: its stdout
+ * carries each rank's output and exit status as frames (agent-protocol.ts), its stderr the agent's own
+ * words; a signal to any of the ranks goes to the agent, which ends them all.
+ */
+export function spawnRemoteThreads(spec: RemoteThreadsSpec): RankHandle[] {
+  const child = spawnAgent(spec.agent, spec.host);
+  const streams = spec.ranks.map(() => ({ stdout: new PassThrough(), stderr: new PassThrough() }));
+  const handles = spec.ranks.map((rank, i) => new RemoteRank(child, rank === spec.stdinRank, streams[i]));
+  const index = new Map(spec.ranks.map((rank, i) => [rank, i]));
+  const reader = new FrameReader((kind, payload) => {
+    const i = index.get(payload.readUInt32LE(0));
+    if (i === undefined) return;
+    const body = payload.subarray(4);
+    if (kind === FrameKind.RankStdout) streams[i]!.stdout.write(Buffer.from(body));
+    else if (kind === FrameKind.RankStderr) streams[i]!.stderr.write(Buffer.from(body));
+    else if (kind === FrameKind.RankExit) {
+      const { code, signal } = JSON.parse(body.toString('utf8')) as { code: number | null; signal: NodeJS.Signals | null };
+      streams[i]!.stdout.end();
+      streams[i]!.stderr.end();
+      handles[i]!.exit(code, signal);
+    }
+  });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    try {
+      reader.push(chunk);
+    } catch {
+      child.kill('SIGKILL');
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  child.on('close', () => {
+    for (const s of streams) {
+      s.stdout.end();
+      s.stderr.end();
+    }
+  });
+  child.stdin!.write(spec.bootstrap);
+  child.stdin!.write(spec.bundle);
+  return handles;
 }

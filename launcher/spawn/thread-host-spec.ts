@@ -4,7 +4,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 
 /** What tsmpirun tells the host (argv[2], JSON). */
 export interface ThreadHostSpec {
-  /** World ranks to run here, in order; rank ranks[i] writes to fds 4 + 2i and 5 + 2i. */
+  /** World ranks to run here, in order; rank ranks[i] writes to fds 5 + 2i and 6 + 2i. */
   ranks: number[];
   /** The job bundle (main.cjs or main.mjs). */
   bundle: string;
@@ -21,4 +21,6 @@ export interface ThreadHostSpec {
 }
 
 export const SECRET_FD = 3;
-export const FIRST_OUTPUT_FD = 4;
+/** The host's reports to tsmpirun: a JSON line per rank that ends. */
+export const STATUS_FD = 4;
+export const FIRST_OUTPUT_FD = 5;

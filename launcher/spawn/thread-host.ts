@@ -1,22 +1,22 @@
 // The process that runs a host's ranks as threads (tsmpirun --ranks threads): one worker_thread per
 // rank, each loading the job's bundle as a rank process would, all sharing one arena of memory
 // (runtime/transport/shm-arena.ts) through which they talk. Started by tsmpirun (spawn/threads.ts)
-// with the job secret on fd 3 and, for every rank, its own stdout and stderr pipes (fds 4 + 2i and
-// 5 + 2i for the i-th rank of this host), so that tsmpirun sees each rank's output as it sees a rank
+// with the job secret on fd 3 and, for every rank, its own stdout and stderr pipes (fds 5 + 2i and
+// 6 + 2i for the i-th rank of this host), so that tsmpirun sees each rank's output as it sees a rank
 // process's, line by line: a rank writes to them synchronously (runtime/env/thread-rank.ts), so a rank
 // that spins or blocks never holds its output back, and nothing is lost when a rank or the process
-// ends. This process writes nothing of its own to stdout but one JSON line per rank that ends:
-// {"rank":R,"code":C} (or "oom":true when the rank ran out of memory).
+// ends. On fd 4 it reports one JSON line per rank that ends: {"rank":R,"code":C} (and "oom":true when
+// the rank ran out of memory). Its own stdout and stderr are tsmpirun's.
 //
 //   node thread-host.js '{"ranks":[0,1],"bundle":"/…/main.cjs","argv":[…],"env":{…},"spin":true,…}'
 import { readFileSync, closeSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { writeAllSync as writeAll, type ThreadRankData } from '../../runtime/env/thread-rank.js';
 import { createArena } from '../../runtime/transport/shm-arena.js';
-import { FIRST_OUTPUT_FD, SECRET_FD, type ThreadHostSpec } from './thread-host-spec.js';
+import { FIRST_OUTPUT_FD, SECRET_FD, STATUS_FD, type ThreadHostSpec } from './thread-host-spec.js';
 
 function report(line: object): void {
-  writeSync(1, `${JSON.stringify(line)}\n`);
+  writeSync(STATUS_FD, `${JSON.stringify(line)}\n`);
 }
 
 function main(): void {
@@ -24,16 +24,14 @@ function main(): void {
   const secret = readFileSync(SECRET_FD);
   closeSync(SECRET_FD);
   const arena = createArena(spec.ranks);
-  let running = spec.ranks.length;
   spec.ranks.forEach((rank, i) => {
     const stdoutFd = FIRST_OUTPUT_FD + 2 * i, stderrFd = stdoutFd + 1;
-    const data: ThreadRankData = { tsmpiThread: { secret, arena, spin: spec.spin, stdoutFd, stderrFd } };
+    const data: ThreadRankData = { tsmpiThread: { secret, arena, spin: spec.spin, stdoutFd, stderrFd, stdin: rank === spec.stdinRank } };
     const worker = new Worker(spec.bundle, {
       argv: spec.argv,
       env: { ...spec.env, TSMPI_RANK: String(rank) },
       workerData: data,
       resourceLimits: spec.resourceLimits,
-      stdin: rank === spec.stdinRank,
       // Output the rank writes before its runtime has taken over its stdio (modules of the program
       // that run before tsmpi's) comes here; it goes to the rank's own pipes too.
       stdout: true,
@@ -41,10 +39,6 @@ function main(): void {
     });
     worker.stdout.on('data', (chunk: Buffer) => writeAll(stdoutFd, chunk));
     worker.stderr.on('data', (chunk: Buffer) => writeAll(stderrFd, chunk));
-    if (rank === spec.stdinRank && worker.stdin) {
-      worker.stdin.on('error', () => {});
-      process.stdin.pipe(worker.stdin);
-    }
     let outOfMemory = false;
     worker.on('error', (error: Error & { code?: string }) => {
       // An error that escaped the rank's own handlers (it failed before the runtime installed them).
@@ -56,10 +50,6 @@ function main(): void {
     });
     worker.on('exit', (code) => {
       report({ rank, code: outOfMemory ? 134 : code, ...(outOfMemory ? { oom: true } : {}) });
-      if (--running === 0) {
-        process.stdin.unref();
-        process.stdin.destroy();
-      }
     });
   });
 }

@@ -1,6 +1,6 @@
 // Starts a host's ranks as threads of one process (--ranks threads): one `node thread-host.js` child,
 // and for each rank a handle the job treats like a rank process's (spawn/rank.ts): the rank's own
-// stdout and stderr pipes, its exit status (reported by the host as a line on its stdout), and a kill
+// stdout and stderr pipes, its exit status (reported by the host as a line on fd 4), and a kill
 // that ends the host — the job only kills ranks to end them all. The host gets a parent-death signal
 // as rank processes do, so a SIGKILLed tsmpirun leaves no thread running.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ResourceLimits } from 'node:worker_threads';
 import { withRankMallocSettings } from './local.js';
 import type { RankHandle } from './rank.js';
-import { FIRST_OUTPUT_FD, SECRET_FD, type ThreadHostSpec } from './thread-host-spec.js';
+import { FIRST_OUTPUT_FD, SECRET_FD, STATUS_FD, type ThreadHostSpec } from './thread-host-spec.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 const hasSetpriv = existsSync(SETPRIV);
@@ -80,11 +80,13 @@ export function threadResourceLimits(nodeArgs: readonly string[]): ResourceLimit
 }
 
 export function spawnThreadHost(launch: ThreadHostLaunch): RankHandle[] {
+  // The malloc settings apply to the process; its threads see them in their environment as a rank process would.
+  const env = withRankMallocSettings(launch.env);
   const spec: ThreadHostSpec = {
     ranks: launch.ranks,
     bundle: launch.bundle,
     argv: launch.scriptArgs,
-    env: Object.fromEntries(Object.entries(launch.env).filter((e): e is [string, string] => e[1] !== undefined)),
+    env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
     spin: launch.spin,
     resourceLimits: threadResourceLimits(launch.nodeArgs),
     stdinRank: launch.stdinRank,
@@ -96,8 +98,8 @@ export function spawnThreadHost(launch: ThreadHostLaunch): RankHandle[] {
     : [process.execPath, nodeArgv];
   const outputs = launch.ranks.flatMap(() => ['pipe', 'pipe'] as const);
   const host = spawn(command, args, {
-    stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'inherit', 'pipe', ...outputs],
-    env: withRankMallocSettings(launch.env),
+    stdio: [withStdin ? 'pipe' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe', ...outputs],
+    env,
   });
   const secretPipe = host.stdio[SECRET_FD] as Writable | null;
   secretPipe?.on('error', () => {});
@@ -112,7 +114,8 @@ export function spawnThreadHost(launch: ThreadHostLaunch): RankHandle[] {
   const byRank = new Map(launch.ranks.map((rank, i) => [rank, handles[i]!]));
 
   let pending = '';
-  host.stdout!.on('data', (chunk: Buffer) => {
+  const status = host.stdio[STATUS_FD] as Readable;
+  status.on('data', (chunk: Buffer) => {
     pending += chunk.toString('utf8');
     for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
       const line = pending.slice(0, nl);
@@ -128,7 +131,7 @@ export function spawnThreadHost(launch: ThreadHostLaunch): RankHandle[] {
     }
   });
   host.on('error', (error) => { for (const h of handles) h.emit('error', error); });
-  // 'close', not 'exit': once the host's stdout has been read to its end, every status line is in.
+  // 'close', not 'exit': once the host's status pipe has been read to its end, every status line is in.
   host.on('close', (code, signal) => {
     // Ranks the host did not report went down with it.
     for (const h of handles) h.exit(signal ? null : code || 1, signal);

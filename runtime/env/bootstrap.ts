@@ -62,14 +62,16 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   }
   const thread = threadRank();
   const secret = thread ? Buffer.from(thread.secret) : readSecret(config.secretFd);
+  // Rank threads share memory, unless TSMPI_TRANSPORT=tcp asks for TCP between all ranks.
+  const shared = thread && !(config.transportGiven && config.transport === 'tcp') ? thread : undefined;
   const engine = new Engine({
     rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES,
-    ...(thread ? { shm: { arena: thread.arena, spin: thread.spin } } : {}),
+    ...(shared ? { shm: { arena: shared.arena, spin: shared.spin } } : {}),
   });
   let control: ControlClient | undefined;
   installFailureHandlers(rank, (message) => control?.abort(1, `failed: ${message}`));
   // Rank threads of one process need no listener among themselves: shared memory carries it all.
-  const needsListener = size > 1 && (!thread || thread.arena.worldRanks.length < size);
+  const needsListener = size > 1 && (!shared || shared.arena.worldRanks.length < size);
   const address = needsListener ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');
   const joined = await ControlClient.connect(config.control!, rank, secret, address, {
     onPeerLost: (peer, reason) => engine.peerLost(peer, reason),

@@ -5,9 +5,18 @@
 //    lines still buffered are lost when the process ends. A rank thread writes to pipes of its own
 //    instead (one per stream, passed by tsmpirun to the host), synchronously, as a rank process writes
 //    to its pipes on Linux.
+//    Writes to file descriptors 1 and 2 themselves (fs.writeSync(1, …)) go to those pipes too: the
+//    process's descriptors 1 and 2 are shared by all its threads.
+//  - Input: a worker's process.stdin is fed by its host's event loop and keeps the thread alive until
+//    the host ends it, even after the program destroyed it. The rank that reads tsmpirun's stdin reads
+//    the process's descriptor 0 itself, as a rank process does; the others get an empty stream.
 //  - process.chdir() does not exist in workers: a clear error says why and what to do.
 //  - process.exit(n) ends the thread, with status n for its rank; process.env is the rank's own copy.
-import { writeSync } from 'node:fs';
+import fs, { writeSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import tty from 'node:tty';
 import { workerData } from 'node:worker_threads';
 import { tsmpiError } from '../errors.js';
 import type { ArenaInit } from '../transport/shm-arena.js';
@@ -21,6 +30,8 @@ export interface ThreadRankData {
     spin: boolean;
     stdoutFd: number;
     stderrFd: number;
+    /** This rank reads the process's stdin (tsmpirun's, for rank 0). */
+    stdin: boolean;
   };
 }
 
@@ -51,13 +62,44 @@ export function becomeRankThread(data: ThreadRankData['tsmpiThread']): void {
   rankStderrFd = data.stderrFd;
   redirect(process.stdout, data.stdoutFd);
   redirect(process.stderr, data.stderrFd);
+  redirectDescriptors(data.stdoutFd, data.stderrFd);
+  let stdin: NodeJS.ReadStream | undefined;
+  Object.defineProperty(process, 'stdin', {
+    configurable: true,
+    get: () => (stdin ??= data.stdin ? streamOnDescriptor0() : (Readable.from([]) as unknown as NodeJS.ReadStream)),
+  });
   process.chdir = () => {
     throw tsmpiError('TSMPI_ERR_ARG', 'process.chdir() is not available to a rank running as a thread (tsmpirun --ranks threads): '
       + 'the working directory belongs to the whole process. Pass paths relative to a directory of your own, or run with --ranks processes');
   };
 }
 
+/** A readable stream on the process's descriptor 0, of the kind Node makes for a main thread's stdin. */
+function streamOnDescriptor0(): NodeJS.ReadStream {
+  let stream: NodeJS.ReadStream;
+  const stat = fs.fstatSync(0);
+  if (tty.isatty(0)) stream = new tty.ReadStream(0);
+  else if (stat.isFile()) stream = fs.createReadStream('', { fd: 0, autoClose: false }) as unknown as NodeJS.ReadStream;
+  else stream = new net.Socket({ fd: 0, readable: true, writable: false }) as unknown as NodeJS.ReadStream;
+  Object.defineProperty(stream, 'fd', { value: 0, configurable: true });
+  return stream;
+}
+
+/** fs's writes to descriptor 1 or 2 go to the rank's pipes (ES module imports of node:fs included). */
+function redirectDescriptors(stdoutFd: number, stderrFd: number): void {
+  const own = (fd: unknown) => (fd === 1 ? stdoutFd : fd === 2 ? stderrFd : fd);
+  const mutableFs = fs as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ['writeSync', 'write', 'writeFileSync', 'appendFileSync', 'fsyncSync']) {
+    const original = mutableFs[name]!;
+    mutableFs[name] = function (this: unknown, fd: unknown, ...rest: unknown[]) {
+      return original.call(this, own(fd), ...rest);
+    };
+  }
+  syncBuiltinESMExports();
+}
+
 function redirect(stream: NodeJS.WriteStream, fd: number): void {
+  Object.defineProperty(stream, 'fd', { value: fd, configurable: true });
   stream.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((e?: Error | null) => void), callback?: (e?: Error | null) => void) => {
     if (typeof encoding === 'function') {
       callback = encoding;

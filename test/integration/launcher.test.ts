@@ -408,6 +408,8 @@ describe('signals and timeouts', () => {
         let environ = '';
         try { environ = readFileSync(`/proc/${p.pid}/environ`, 'latin1'); } catch { continue; }
         if (environ.includes('\0TSMPI_RANK=') || environ.startsWith('TSMPI_RANK=')) continue;
+        // The process of rank threads (TSMPI_RANKS=threads) is ranks, not a helper.
+        if (p.cmdline.includes('thread-host')) continue;
         try { process.kill(p.pid, 'SIGSTOP'); stopped.push(p.pid); } catch { /* gone */ }
       }
       job.child.stdin!.end('bye');

@@ -16,10 +16,12 @@ afterAll(disposeAllJobs);
 
 /** Cases whose line carries a detail, and what it must be. */
 function detailOf(name: string, np: number, transport: 'unix' | 'tcp'): ((rank: number) => string) | undefined {
+  // Ranks as threads (TSMPI_RANKS=threads) talk through shared memory unless TCP is forced.
+  const threads = process.env.TSMPI_RANKS === 'threads' && transport === 'unix' && np > 1;
   switch (name) {
     case 'info': return () => `size=${np}`;
     case 'ring': return (r) => `right=${(r + 1) % np}`;
-    case 'transport': return () => `kind=${transport}`;
+    case 'transport': return () => `kind=${threads ? 'shm' : transport}`;
     default: return undefined;
   }
 }
