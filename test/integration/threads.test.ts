@@ -1,0 +1,118 @@
+// Ranks as threads of one process (tsmpirun --ranks threads): what a program can notice of it, each as
+// documented (README "Ranks as threads"), and the guarantees it keeps (test/fixtures/threads/behave.ts).
+// The rest of the integration suite runs in this mode too (vitest.config.ts, project "threads").
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { assertNothingLeft, disposeAllJobs, fixture, linesOf, runJob, startJob } from '../helpers/job.js';
+import { cmdlineOf, environOf } from '../fixtures/failure/proc.js';
+
+afterAll(disposeAllJobs);
+
+const BEHAVE = fixture('threads/behave.ts');
+const THREADS = ['--ranks', 'threads'];
+
+function run(np: number, args: string[], launcherArgs: string[] = []) {
+  return runJob({ np, script: BEHAVE, args, launcherArgs: [...THREADS, ...launcherArgs], timeoutMs: 60_000 });
+}
+
+describe('ranks as threads of one process', () => {
+  it('every rank is a worker thread of the same process', async () => {
+    const r = await run(4, ['where']);
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(0);
+    const where = linesOf(r.stdout).filter((l) => l.startsWith('WHERE '));
+    expect(where.length).toBe(4);
+    const pids = new Set(where.map((l) => /pid=(\d+)/.exec(l)![1]));
+    expect(pids.size, r.stdout).toBe(1);
+    for (const l of where) expect(l).toMatch(/main=false$/);
+  });
+
+  it('process.exit(n) ends that rank with n, and the job with it', async () => {
+    const r = await run(3, ['exit']);
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/rank 1 exited with code 3/);
+    expect(r.stdout).not.toMatch(/UNEXPECTED/);
+  });
+
+  it('process.chdir fails with a clear error', async () => {
+    const r = await run(2, ['chdir']);
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1]) {
+      expect(r.stdout).toMatch(new RegExp(`^CHDIR rank=${rank} TSMPI_ERR_ARG .*not available to a rank running as a thread.*--ranks processes`, 'm'));
+    }
+  });
+
+  it('process.env is each rank\'s own', async () => {
+    const r = await run(3, ['env']);
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1, 2]) expect(linesOf(r.stdout)).toContain(`ENV rank=${rank} ${rank}`);
+  });
+
+  it('a rank that spins on the CPU does not hold back what it printed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsmpi-spin-'));
+    const flag = join(dir, 'go');
+    try {
+      const job = startJob({ np: 2, script: BEHAVE, args: ['spin', flag], launcherArgs: THREADS, timeoutMs: 60_000 });
+      // The line must arrive while rank 1 still spins: only then is the flag made that ends the spin.
+      await job.waitForLine('SPINNING');
+      writeFileSync(flag, '');
+      const r = await job.result;
+      expect(r.code, job.describe(r)).toBe(0);
+      expect(linesOf(r.stdout).filter((l) => l.startsWith('DONE')).length).toBe(2);
+      await assertNothingLeft(job);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes to descriptors 1 and 2 reach the rank\'s own output', async () => {
+    const r = await run(3, ['fd'], ['--tag-output']);
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1, 2]) {
+      expect(linesOf(r.stdout)).toContain(`[${rank}] FD rank=${rank}`);
+      expect(linesOf(r.stderr)).toContain(`[${rank}] FD2 rank=${rank}`);
+    }
+  });
+
+  it('a rank that runs out of memory ends the job with status 134, naming the rank', async () => {
+    const r = await run(2, ['oom'], ['--node-arg=--max-old-space-size=64']);
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(134);
+    expect(r.stderr).toMatch(/rank 1\] ran out of memory/);
+  });
+
+  it('the rank\'s own timers run while it waits for a message', async () => {
+    const r = await run(2, ['timer']);
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(0);
+    expect(linesOf(r.stdout)).toContain('TIMER fired-while-waiting');
+  });
+
+  it('a polling loop of test() calls completes', async () => {
+    const r = await run(2, ['test']);
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^POLLED rank=0 polls=\d+ value=polled$/m);
+  });
+
+  it('the job secret is in no command line or environment of the process of rank threads', async () => {
+    const job = startJob({ np: 2, script: fixture('failure/secure.ts'), launcherArgs: THREADS, keepStdinOpen: true, timeoutMs: 60_000 });
+    const ready = await job.waitForLines(/^READY rank=\d+ /, 2);
+    const pid = Number(/pid=(\d+)/.exec(ready[0]!.text)![1]);
+    const cmdline = cmdlineOf(pid).join(' ');
+    expect(cmdline).toContain('thread-host');
+    const env = environOf(pid);
+    expect([...env.keys()].filter((k) => /SECRET/i.test(k))).toEqual([]);
+    for (const value of [cmdline, ...env.values()]) expect(value).not.toMatch(/[0-9a-f]{64}/);
+    job.child.stdin!.end('go\n');
+    const r = await job.result;
+    expect(r.code, job.describe(r)).toBe(0);
+    await assertNothingLeft(job);
+  });
+});
