@@ -16,5 +16,5 @@ export {
   Comm, type VectorSpec, CartComm, computeDims,
   Op, SUM, PROD, MAX, MIN, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC, REPLACE, NO_OP, type OpLike,
   ANY_SOURCE, ANY_TAG, PROC_NULL, IN_PLACE, UNDEFINED, TAG_UB,
-  TsmpiError, type TsmpiErrorCode, Request, Status, Wtime, Wtick, getProcessorName, type TypedArray,
+  TsmpiError, type TsmpiErrorCode, Request, Status, Wtime, Wtick, getProcessorName, type TypedArray, allocShared,
 } from './library.js';

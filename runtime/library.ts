@@ -11,6 +11,7 @@ export {
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, IN_PLACE, UNDEFINED, TAG_UB } from './constants.js';
 export { TsmpiError, type TsmpiErrorCode } from './errors.js';
 export { Request } from './p2p/request.js';
+export { allocShared } from './p2p/shared-memory.js';
 export { Status } from './p2p/status.js';
 export { Wtime, Wtick, getProcessorName } from './env/time.js';
 export type { TypedArray } from './wire/dtype.js';

@@ -10,7 +10,7 @@
 //
 //   node thread-host.js '{"ranks":[0,1],"bundle":"/…/main.cjs","argv":[…],"env":{…},"spin":true,…}'
 import { readFileSync, closeSync, writeSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { writeAllSync as writeAll, type ThreadRankData } from '../../runtime/env/thread-rank.js';
 import { createArena } from '../../runtime/transport/shm-arena.js';
 import { FIRST_OUTPUT_FD, SECRET_FD, STATUS_FD, type ThreadHostSpec } from './thread-host-spec.js';
@@ -24,13 +24,23 @@ function main(): void {
   const secret = readFileSync(SECRET_FD);
   closeSync(SECRET_FD);
   const arena = createArena(spec.ranks);
+  const hostPorts: MessagePort[] = [];
   spec.ranks.forEach((rank, i) => {
     const stdoutFd = FIRST_OUTPUT_FD + 2 * i, stderrFd = stdoutFd + 1;
-    const data: ThreadRankData = { tsmpiThread: { secret, arena, spin: spec.spin, stdoutFd, stderrFd, stdin: rank === spec.stdinRank } };
+    const { port1: hostPort, port2: rankPort } = new MessageChannel();
+    hostPorts.push(hostPort);
+    hostPort.on('message', (m: { t?: string; to?: unknown }) => {
+      if (m.t === 'connect' && typeof m.to === 'number') connectPair(hostPorts, i, m.to);
+    });
+    hostPort.unref();
+    const data: ThreadRankData = {
+      tsmpiThread: { secret, arena, spin: spec.spin, stdoutFd, stderrFd, stdin: rank === spec.stdinRank, hostPort: rankPort },
+    };
     const worker = new Worker(spec.bundle, {
       argv: spec.argv,
       env: { ...spec.env, TSMPI_RANK: String(rank) },
       workerData: data,
+      transferList: [rankPort],
       resourceLimits: spec.resourceLimits,
       // Output the rank writes before its runtime has taken over its stdio (modules of the program
       // that run before tsmpi's) comes here; it goes to the rank's own pipes too.
@@ -52,6 +62,18 @@ function main(): void {
       report({ rank, code: outOfMemory ? 134 : code, ...(outOfMemory ? { oom: true } : {}) });
     });
   });
+}
+
+/**
+ * Rank thread `from` (a local index) wants a port of its own to `to`, to hand it shared buffers
+ * (runtime/transport/shm-channel.ts): a new channel, one end to each. The other end goes first, so that
+ * by the time `from` can use its end, the other one is already waiting for `to`.
+ */
+function connectPair(hostPorts: readonly MessagePort[], from: number, to: number): void {
+  if (to < 0 || to >= hostPorts.length || to === from) return;
+  const { port1, port2 } = new MessageChannel();
+  hostPorts[to]!.postMessage({ t: 'port', peer: from, port: port2 }, [port2]);
+  hostPorts[from]!.postMessage({ t: 'port', peer: to, port: port1 }, [port1]);
 }
 
 main();

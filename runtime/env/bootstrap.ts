@@ -66,7 +66,7 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   const shared = thread && !(config.transportGiven && config.transport === 'tcp') ? thread : undefined;
   const engine = new Engine({
     rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES,
-    ...(shared ? { shm: { arena: shared.arena, spin: shared.spin } } : {}),
+    ...(shared ? { shm: { arena: shared.arena, spin: shared.spin, hostPort: shared.hostPort } } : {}),
   });
   let control: ControlClient | undefined;
   installFailureHandlers(rank, (message) => control?.abort(1, `failed: ${message}`));

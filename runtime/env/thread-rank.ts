@@ -17,7 +17,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import tty from 'node:tty';
-import { workerData } from 'node:worker_threads';
+import { workerData, type MessagePort } from 'node:worker_threads';
 import { tsmpiError } from '../errors.js';
 import type { ArenaInit } from '../transport/shm-arena.js';
 
@@ -32,6 +32,8 @@ export interface ThreadRankData {
     stderrFd: number;
     /** This rank reads the process's stdin (tsmpirun's, for rank 0). */
     stdin: boolean;
+    /** To the host's main thread: asks for a port of its own to another rank thread (shm-channel.ts). */
+    hostPort: MessagePort;
   };
 }
 

@@ -22,6 +22,7 @@
 //    nothing overtakes, and no socket is paused (pausing could block the CTS a receiver waits for).
 // Messages to oneself take the same matching path without a socket.
 // Ranks here are world ranks; communicators translate (see comm/).
+import type { MessagePort } from 'node:worker_threads';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL } from '../constants.js';
 import { markRelayed, tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
 import { ContextQueues, matches, type Envelope, type Pattern } from '../match/queues.js';
@@ -33,7 +34,7 @@ import { SocketChannel } from '../transport/socket-channel.js';
 import { Transport, type ListenSpec } from '../transport/transport.js';
 import { DTYPE_CONSTRUCTORS, DTYPE_OBJECT, bytesOf, dtypeName, type TypedArray } from '../wire/dtype.js';
 import { describeCall, type CallLabel } from '../wire/call-label.js';
-import { FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeaderFields, type FrameHeader } from '../wire/header.js';
+import { FLAG_COPIED, FLAG_SHARED, FLAG_SYNC, FrameKind, HEADER_BYTES, writeHeaderFields, type FrameHeader } from '../wire/header.js';
 import { decodeObject, encodeObject } from './codec.js';
 import { failRequest, isAwaited, keepAlive, Request, setProgress, settleRequest, whenSettled } from './request.js';
 import { Status } from './status.js';
@@ -48,8 +49,11 @@ export interface EngineOptions {
   eagerLimit: number;
   /** Largest message a peer may announce. */
   maxMessageBytes: number;
-  /** A rank thread: the memory it shares with the other rank threads of its process, and whether to spin. */
-  shm?: { arena: ArenaInit; spin: boolean };
+  /**
+   * A rank thread: the memory it shares with the other rank threads of its process, whether to spin, and
+   * its port to the host's main thread (for ports of its own to peers, to hand them shared buffers).
+   */
+  shm?: { arena: ArenaInit; spin: boolean; hostPort?: MessagePort };
 }
 
 /** How a posted receive wants its message. */
@@ -234,6 +238,8 @@ export class Engine {
   private readonly shm: ShmTransport | undefined;
   private nextSeq = 1;
   private readonly rendezvousSends = new Map<number, PendingRendezvous>();
+  /** Rendezvous sends whose data the receiver copies out of our shared region: complete at DATA_ACK. */
+  private readonly awaitingAck = new Map<number, PendingRendezvous>();
   private readonly syncSends = new Map<number, SyncSend>();
   private closed = false;
   /** Collective calls known to have failed (see failCall), by context and tag. */
@@ -262,7 +268,7 @@ export class Engine {
     this.adopt(self, (sink) => new SelfChannel(sink));
     if (opts.shm) {
       this.shm = new ShmTransport(new Arena(opts.shm.arena, opts.rank), {
-        spin: opts.shm.spin, limits: this.limits, onInbound: (channel) => this.adoptShm(channel),
+        spin: opts.shm.spin, hostPort: opts.shm.hostPort, limits: this.limits, onInbound: (channel) => this.adoptShm(channel),
       });
       setProgress(this.shm);
     }
@@ -436,8 +442,10 @@ export class Engine {
     }
     // Rendezvous halves already under way stay registered so the wire stays consistent: a CTS that
     // still comes is answered with the DATA, and DATA that still comes is read; only the requests fail.
-    for (const send of this.rendezvousSends.values()) {
-      if (send.header.context === context && send.header.tag === tag) send.req[failRequest](error);
+    for (const sends of [this.rendezvousSends, this.awaitingAck]) {
+      for (const send of sends.values()) {
+        if (send.header.context === context && send.header.tag === tag) send.req[failRequest](error);
+      }
     }
     for (const link of this.links) {
       for (const expected of link?.expectedData.values() ?? []) {
@@ -556,10 +564,21 @@ export class Engine {
       return;
     }
     let dest: Uint8Array;
+    let shared = -1;
     try {
-      dest = posted.want === Want.Typed
-        ? bytesOf(posted.buf!).subarray(0, arrival.length)
-        : ownedBuffer(arrival.length);
+      const channel = link.channel;
+      if (channel?.share && arrival.length >= SHARED_MIN_BYTES) {
+        // A peer thread of this process copies the message straight into shared memory: the posted
+        // buffer when it is shared (allocShared), else, for an object, shared memory of its own.
+        const buf = posted.buf;
+        if (posted.want !== Want.Typed) dest = new Uint8Array(new SharedArrayBuffer(arrival.length));
+        else dest = bytesOf(buf!).subarray(0, arrival.length);
+        if (dest.buffer instanceof SharedArrayBuffer) shared = channel.share({ buffer: dest.buffer, offset: dest.byteOffset, length: arrival.length });
+      } else {
+        dest = posted.want === Want.Typed
+          ? bytesOf(posted.buf!).subarray(0, arrival.length)
+          : ownedBuffer(arrival.length);
+      }
     } catch (e) {
       this.sendCts(link, arrival, context, REJECT_CTS);
       req[failRequest](tsmpiError('TSMPI_ERR_COUNT', `cannot allocate ${arrival.length} bytes for a message from rank ${arrival.source}`, e));
@@ -576,7 +595,7 @@ export class Engine {
       return;
     }
     link.expectedData.set(arrival.seq, { dest, finish, req, context, tag: arrival.tag });
-    this.sendCts(link, arrival, context, 0);
+    this.sendCts(link, arrival, context, 0, shared);
   }
 
   private settleDecoded(req: Request<any>, payload: Uint8Array, status: Status): void {
@@ -639,8 +658,9 @@ export class Engine {
     this.writeFrame(link, NO_PAYLOAD, undefined);
   }
 
-  private sendCts(link: PeerLink, arrival: Arrival, context: number, aux: number): void {
-    writeHeaderFields(this.head, 0, FrameKind.CTS, arrival.dtype, 0, context, arrival.tag, arrival.seq, 0, aux, 0);
+  /** `shared`: the id of the shared destination handed to the peer (it copies into it), or -1. */
+  private sendCts(link: PeerLink, arrival: Arrival, context: number, aux: number, shared = -1): void {
+    writeHeaderFields(this.head, 0, FrameKind.CTS, arrival.dtype, shared >= 0 ? FLAG_SHARED : 0, context, arrival.tag, arrival.seq, 0, aux, shared >= 0 ? shared : 0);
     this.writeFrame(link, NO_PAYLOAD, undefined);
   }
 
@@ -660,7 +680,8 @@ export class Engine {
    * header keeps MPI's ordering.
    */
   private onHeader(link: PeerLink, conn: ConnectionState, h: FrameHeader): Uint8Array | undefined {
-    if (h.kind === FrameKind.DATA) return link.expectedData.get(h.seq)?.dest;
+    // DATA whose bytes travel through shared memory carries none itself.
+    if (h.kind === FrameKind.DATA) return (h.flags & (FLAG_SHARED | FLAG_COPIED)) !== 0 ? NO_BYTES : link.expectedData.get(h.seq)?.dest;
     if (h.kind !== FrameKind.EAGER) return undefined;
     const arrival: Arrival = {
       kind: FrameKind.EAGER, source: link.peer, tag: h.tag, dtype: h.dtype, length: h.length,
@@ -724,6 +745,28 @@ export class Engine {
           return;
         }
         const ph = pending.header;
+        if ((h.flags & FLAG_SHARED) !== 0) {
+          // The receiver's destination is shared with us: one copy, straight into it.
+          const region = link.channel!.take!(h.aux2);
+          const into = new Uint8Array(region.buffer, region.offset, pending.length);
+          let at = 0;
+          for (const part of pending.parts) { into.set(part, at); at += part.length; }
+          writeHeaderFields(this.head, 0, FrameKind.DATA, ph.dtype, FLAG_COPIED, ph.context, ph.tag, ph.seq, 0, 0, 0);
+          this.writeFrame(link, NO_PAYLOAD, undefined);
+          pending.req[settleRequest](undefined);
+          return;
+        }
+        const only = pending.parts.length === 1 ? pending.parts[0]! : undefined;
+        if (only && only.buffer instanceof SharedArrayBuffer && pending.length >= SHARED_MIN_BYTES && link.channel?.share) {
+          // Our data is in shared memory: the receiver copies it out, once, and says when (DATA_ACK).
+          const shared = link.channel.share({ buffer: only.buffer, offset: only.byteOffset, length: only.length });
+          if (shared >= 0) {
+            this.awaitingAck.set(ph.seq, pending);
+            writeHeaderFields(this.head, 0, FrameKind.DATA, ph.dtype, FLAG_SHARED, ph.context, ph.tag, ph.seq, 0, 0, shared);
+            this.writeFrame(link, NO_PAYLOAD, undefined);
+            return;
+          }
+        }
         writeHeaderFields(this.head, 0, FrameKind.DATA, ph.dtype, 0, ph.context, ph.tag, ph.seq, ph.length, 0, 0);
         const done: WriteDone = (err) => {
           if (err) pending.req[failRequest](peerGone(peer, err));
@@ -733,9 +776,21 @@ export class Engine {
         return;
       }
       case FrameKind.DATA: {
-        const expected = link.expectedData.get(h.seq);
+        const expected = link.expectedData.get(h.seq)!;
         link.expectedData.delete(h.seq);
-        expected!.finish();
+        if ((h.flags & FLAG_SHARED) !== 0) {
+          const region = link.channel!.take!(h.aux2);
+          expected.dest.set(new Uint8Array(region.buffer, region.offset, region.length));
+          writeHeaderFields(this.head, 0, FrameKind.DATA_ACK, 0, 0, 0, 0, h.seq, 0, 0, 0);
+          this.writeFrame(link, NO_PAYLOAD, undefined);
+        }
+        expected.finish();
+        return;
+      }
+      case FrameKind.DATA_ACK: {
+        const pending = this.awaitingAck.get(h.seq);
+        this.awaitingAck.delete(h.seq);
+        pending?.req[settleRequest](undefined);
         return;
       }
       case FrameKind.SYNC_ACK: {
@@ -875,10 +930,12 @@ export class Engine {
     link.queued = [];
     settleLink(link);
     for (const q of queued) q.done?.(error);
-    for (const [seq, send] of this.rendezvousSends) {
-      if (send.peer === link.peer) {
-        this.rendezvousSends.delete(seq);
-        send.req[failRequest](error);
+    for (const sends of [this.rendezvousSends, this.awaitingAck]) {
+      for (const [seq, send] of sends) {
+        if (send.peer === link.peer) {
+          sends.delete(seq);
+          send.req[failRequest](error);
+        }
       }
     }
     for (const expected of link.expectedData.values()) expected.req[failRequest](error);
@@ -953,7 +1010,7 @@ export class Engine {
       for (const p of queues.posted) out.push(p.req);
       for (const w of queues.probes ?? []) out.push(w.req);
     }
-    for (const r of this.rendezvousSends.values()) if (r.header.context === context) out.push(r.req);
+    for (const sends of [this.rendezvousSends, this.awaitingAck]) for (const r of sends.values()) if (r.header.context === context) out.push(r.req);
     for (const w of this.syncSends.values()) if (w.context === context) out.push(w.req);
     for (const link of this.links) for (const e of link?.expectedData.values() ?? []) if (e.context === context) out.push(e.req);
     return out.filter((r) => !r.done);
@@ -1190,6 +1247,13 @@ function settleLink(link: PeerLink): void {
 
 /** The payload of frames that carry none. */
 const NO_PAYLOAD: readonly Uint8Array[] = [];
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Rendezvous messages at least this large between rank threads of one process are copied once, through
+ * a shared region (FLAG_SHARED), rather than twice through the ring, when one side's memory is shared.
+ */
+const SHARED_MIN_BYTES = 64 * 1024;
 
 function peerGone(peer: number, err: Error): TsmpiError {
   return err instanceof TsmpiError ? err : tsmpiError('TSMPI_ERR_PEER_LOST', `rank ${peer} went away during a send: ${err.message}`, err);

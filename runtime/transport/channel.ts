@@ -21,6 +21,21 @@ export interface Channel {
   write(head: Uint8Array, payload: readonly Uint8Array[], done: WriteDone | undefined): boolean;
   /** Closes the channel; the sink's onClosed follows. */
   close(): void;
+  /**
+   * Channels between rank threads of one process only: hands the peer a region of shared memory for one
+   * large transfer, which it copies into or out of directly (one copy instead of two through the ring);
+   * its id, or -1 when it cannot be handed over now.
+   */
+  share?(region: SharedRegion): number;
+  /** The region the peer handed over under `id` (share on its side). */
+  take?(id: number): SharedRegion;
+}
+
+/** A piece of shared memory one side of a transfer hands the other. */
+export interface SharedRegion {
+  readonly buffer: SharedArrayBuffer;
+  readonly offset: number;
+  readonly length: number;
 }
 
 /** The engine's side of one channel: frames as they arrive, byte counts, and the end. */

@@ -11,10 +11,11 @@
 // request (Request.wait spins on it for a bounded time, then the rank parks), when a parked rank's
 // doorbell rings (Atomics.waitAsync), and on Request.test. Spinning costs a core, so a rank spins only
 // when the process's rank threads fit the cores; otherwise it parks at once.
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { tsmpiError } from '../errors.js';
 import type { WireLimits } from '../wire/header.js';
 import { FrameParser } from '../wire/parser.js';
-import type { Channel, ChannelSink, WriteDone } from './channel.js';
+import type { Channel, ChannelSink, SharedRegion, WriteDone } from './channel.js';
 import { Arena, BELL_COUNT, BELL_PARKED } from './shm-arena.js';
 
 // Ring layout: head (written by the producer), tail (by the consumer) and the producer's "waiting for
@@ -166,6 +167,16 @@ export class ShmChannel implements Channel {
     this.transport.arena.ring(this.local);
   }
 
+  /** Hands the peer a shared region for one transfer (ShmTransport.share): its id, or -1. */
+  share(region: SharedRegion): number {
+    return this.transport.share(this.local, region);
+  }
+
+  /** The region the peer handed over under `id`. */
+  take(id: number): SharedRegion {
+    return this.transport.take(this.local, id);
+  }
+
   /** The ring from the peer exists (found in the directory). */
   attachRx(offset: number, bytes: number): void {
     this.#rx = new Ring(this.transport.arena, offset, bytes);
@@ -218,6 +229,8 @@ export class ShmChannel implements Channel {
 export interface ShmTransportOptions {
   /** Spin while waiting (the process's rank threads fit its cores); otherwise park at once. */
   spin: boolean;
+  /** To the host's main thread, which makes each pair of rank threads a port of its own on request. */
+  hostPort: MessagePort | undefined;
   limits: WireLimits;
   /** A channel from a peer appeared (it sent first): the engine adopts it. */
   onInbound(channel: ShmChannel): void;
@@ -236,11 +249,18 @@ export class ShmTransport {
   #armed = false;
   #closed = false;
   readonly #options: ShmTransportOptions;
+  /** Ports of our own to peers (by local index), for handing them shared buffers. */
+  readonly #ports: (MessagePort | undefined)[];
+  readonly #portRequested = new Set<number>();
+  /** Regions peers handed us that no frame has claimed yet, by peer and id. */
+  readonly #regions = new Map<number, Map<number, SharedRegion>>();
+  #nextRegion = 0;
 
   constructor(arena: Arena, options: ShmTransportOptions) {
     this.arena = arena;
     this.#options = options;
     this.#channels = new Array(arena.size);
+    this.#ports = new Array(arena.size);
     this.#ringBytes = ringBytes(arena.size);
     this.#bell = arena.bell(arena.me) + BELL_COUNT;
     this.#seen = Atomics.load(arena.words, this.#bell);
@@ -269,6 +289,50 @@ export class ShmTransport {
   makeRing(to: number): Ring {
     const offset = this.arena.makeRing(to, RING_DATA_OFFSET + this.#ringBytes);
     return new Ring(this.arena, offset, this.#ringBytes);
+  }
+
+  /**
+   * Hands local rank `to` a shared region for one transfer; returns its id, or -1 when there is no
+   * port to `to` yet (one is asked for now: this transfer goes through the ring, later ones need not).
+   */
+  share(to: number, region: SharedRegion): number {
+    const port = this.#portTo(to);
+    if (!port) return -1;
+    const id = ++this.#nextRegion;
+    port.postMessage({ id, buffer: region.buffer, offset: region.offset, length: region.length });
+    return id;
+  }
+
+  /** The region local rank `from` handed us under `id` (its frame naming it came after the hand-over). */
+  take(from: number, id: number): SharedRegion {
+    let regions = this.#regions.get(from);
+    let region = regions?.get(id);
+    const port = this.#portTo(from);
+    while (!region && port) {
+      const message = receiveMessageOnPort(port)?.message as ({ id: number } & SharedRegion) | undefined;
+      if (!message) break;
+      if (!regions) this.#regions.set(from, (regions = new Map()));
+      regions.set(message.id, { buffer: message.buffer, offset: message.offset, length: message.length });
+      region = regions.get(id);
+    }
+    if (!region) throw tsmpiError('TSMPI_ERR_PROTOCOL', `rank ${this.arena.worldRanks[from]} named a shared buffer (${id}) it never handed over`);
+    regions!.delete(id);
+    return region;
+  }
+
+  /** Our port to local rank `peer`: known, just arrived from the host, or asked for now (undefined). */
+  #portTo(peer: number): MessagePort | undefined {
+    const hostPort = this.#options.hostPort;
+    if (this.#ports[peer] || !hostPort) return this.#ports[peer];
+    for (let m = receiveMessageOnPort(hostPort); m; m = receiveMessageOnPort(hostPort)) {
+      const { peer: from, port } = m.message as { peer: number; port: MessagePort };
+      this.#ports[from] = port;
+    }
+    if (!this.#ports[peer] && !this.#portRequested.has(peer)) {
+      this.#portRequested.add(peer);
+      hostPort.postMessage({ t: 'connect', to: peer });
+    }
+    return this.#ports[peer];
   }
 
   /** @internal `channel` has a frame waiting for room. */
@@ -386,6 +450,7 @@ export class ShmTransport {
     if (this.#closed) return;
     this.#closed = true;
     for (const channel of this.#channels) channel?.close();
+    for (const port of this.#ports) port?.close();
     // Ends the doorbell watch, which no timeout would.
     Atomics.add(this.arena.words, this.#bell, 1);
     Atomics.notify(this.arena.words, this.#bell);

@@ -5,7 +5,7 @@
 //  off size field
 //   0  u8   kind      FrameKind
 //   1  u8   dtype     element type code 0..11 (dtype.ts)
-//   2  u16  flags     bit 0 = SYNC; other bits reserved (0)
+//   2  u16  flags     bit 0 = SYNC, bit 1 = SHARED, bit 2 = COPIED; other bits reserved (0)
 //   4  u32  context   communicator context id
 //   8  i32  tag       EAGER/RTS: 0..2^31-1; other kinds: kind-specific
 //  12  u32  seq       sender's request id (rendezvous / sync-ack pairing)
@@ -26,11 +26,22 @@ export const FrameKind = {
   COLL_ERROR: 6,
   CREDIT: 7,
   BYE: 8,
+  /** The receiver copied a rendezvous message out of the sender's shared region (DATA with SHARED). */
+  DATA_ACK: 9,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 /** Ssend: the receiver acknowledges (SYNC_ACK) when the message is matched. */
 export const FLAG_SYNC = 0x0001;
+/**
+ * Between rank threads of one process (transport/shm-channel.ts): on a CTS, the receiver's destination is
+ * a shared region it handed the sender (id in aux2), to copy the message into; on a DATA, the message is
+ * in a shared region of the sender's (id in aux2), for the receiver to copy out of, then DATA_ACK.
+ */
+export const FLAG_SHARED = 0x0002;
+/** DATA: the message is already in the receiver's shared destination (no payload follows). */
+export const FLAG_COPIED = 0x0004;
+const KNOWN_FLAGS = FLAG_SYNC | FLAG_SHARED | FLAG_COPIED;
 
 export const MAX_DTYPE = 11;
 
@@ -71,6 +82,7 @@ const LENGTH_RULE: readonly number[] = [
   EAGER_PAYLOAD, // COLL_ERROR
   NO_PAYLOAD, // CREDIT
   NO_PAYLOAD, // BYE
+  NO_PAYLOAD, // DATA_ACK
 ];
 
 const KIND_NAMES = new Map<number, string>(Object.entries(FrameKind).map(([name, kind]) => [kind, name]));
@@ -176,7 +188,7 @@ export function validateHeader(h: FrameHeader, limits: WireLimits): void {
   const rule = LENGTH_RULE[h.kind];
   if (rule === undefined || rule === 0) throw protocolError(`unknown frame kind ${h.kind}`, h);
   if (h.dtype > MAX_DTYPE) throw protocolError(`unknown element type code ${h.dtype}`, h);
-  if ((h.flags & ~FLAG_SYNC) !== 0) {
+  if ((h.flags & ~KNOWN_FLAGS) !== 0) {
     throw protocolError(`reserved flag bits set (0x${h.flags.toString(16)})`, h);
   }
   const length = h.length;

@@ -38,7 +38,7 @@ interface Suite {
 const EVERY_CASE = [
   'info', 'self', 'proc-null', 'args', 'basic', 'sendrecv', 'nonblocking', 'tag-select', 'requests', 'probe',
   'wildcards', 'order', 'zero', 'kinds', 'objects', 'objects-16m', 'larger', 'errors', 'ssend', 'ring',
-  'alltoall', 'rendezvous', 'transport',
+  'alltoall', 'rendezvous', 'shared-memory', 'transport',
 ];
 
 const SUITES: Suite[] = [

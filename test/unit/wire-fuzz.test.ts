@@ -129,7 +129,7 @@ function parse(chunks: readonly Uint8Array[]): Outcome {
     {
       onHeader(h) {
         // Validated, so these must hold whatever the input was.
-        if (!(h.kind >= 1 && h.kind <= 8 && h.dtype <= 11 && (h.flags & ~1) === 0)) throw new Error(`unvalidated header ${JSON.stringify(h)}`);
+        if (!(h.kind >= 1 && h.kind <= 9 && h.dtype <= 11 && (h.flags & ~7) === 0)) throw new Error(`unvalidated header ${JSON.stringify(h)}`);
         trace += `H${h.kind}/${h.length}/${h.seq};`;
         if (h.kind === FrameKind.DATA || (h.kind === FrameKind.EAGER && (h.seq & 1) === 1)) {
           const destination = new Uint8Array(h.length);

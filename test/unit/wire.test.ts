@@ -113,11 +113,11 @@ describe('frame header', () => {
     const limits: WireLimits = { maxEagerBytes: 1000, maxMessageBytes: 1_000_000 };
     const cases: [string, FrameHeader, RegExp][] = [
       ['kind 0', header({ kind: 0 }), /unknown frame kind 0/],
-      ['kind 9', header({ kind: 9 }), /unknown frame kind 9/],
+      ['kind 10', header({ kind: 10 }), /unknown frame kind 10/],
       ['kind 255', header({ kind: 255 }), /unknown frame kind 255/],
       ['dtype 12', header({ kind: FrameKind.EAGER, dtype: 12 }), /element type code 12/],
       ['dtype 255', header({ kind: FrameKind.BYE, dtype: 255 }), /element type code 255/],
-      ['reserved flag bit 1', header({ kind: FrameKind.EAGER, flags: 2 }), /reserved flag bits/],
+      ['reserved flag bit 3', header({ kind: FrameKind.EAGER, flags: 8 }), /reserved flag bits/],
       ['reserved flag bit 15', header({ kind: FrameKind.CTS, flags: 0x8001 }), /reserved flag bits/],
       ['payload on CTS', header({ kind: FrameKind.CTS, length: 1 }), /without payload/],
       ['payload on SYNC_ACK', header({ kind: FrameKind.SYNC_ACK, length: 4 }), /without payload/],
