@@ -24,7 +24,7 @@
 # ranks/coll.ts (rank 0 sizes it and broadcasts the count; Barrier; every rank times the same count; the
 # mean over ranks of the time per call, OSU's "Avg Latency").
 #
-# Ranks that wait for the next command poll a nonblocking broadcast and sleep between polls (up to 10 ms):
+# Ranks that wait for the next command poll a nonblocking broadcast and sleep between polls (up to 50 ms):
 # a blocking MPI wait busy-polls a core, and this job sits idle while the driver measures tsmpi next to it.
 import json
 import math
@@ -85,7 +85,7 @@ def next_command():
     pause = 0.0001
     while not req.Test():
         time.sleep(pause)
-        pause = min(2 * pause, 0.01)
+        pause = min(2 * pause, 0.05)
     n = int.from_bytes(buf[:4].tobytes(), 'little')
     return json.loads(buf[4:4 + n].tobytes())
 
