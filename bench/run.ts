@@ -12,6 +12,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FloorPair, type FloorMode } from './floor.js';
 import { CommandJob, HERE, ROOT, tsmpirun } from './job.js';
+import { installOpenMpi, which } from './openmpi.js';
 import { SUM, typedKernel } from '../runtime/coll/ops.js';
 import { COLL_ALGORITHMS, type CollName } from '../runtime/coll/select.js';
 import { isPowerOfTwo } from '../runtime/coll/topology.js';
@@ -516,33 +517,10 @@ async function launchGroup(rep: number): Promise<void> {
 
 interface NativeMpi { name: string; run: (args: string[]) => [string, string[]]; binary: string }
 
-function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** The current target of a Debian alternative (e.g. mpirun → /usr/bin/mpirun.mpich), if any. */
-function alternativeOf(name: string): string | undefined {
-  const r = spawnSync('update-alternatives', ['--query', name], { encoding: 'utf8' });
-  return r.status === 0 ? /^Value: (.+)$/m.exec(r.stdout)?.[1] : undefined;
-}
-
 /** Builds bench/auc.c with Open MPI when present (or installed with --with-openmpi), else with the `mpicc` found. */
 function nativeMpi(dir: string): NativeMpi | undefined {
   let cc: string | undefined, runner: string | undefined, name = '';
-  if (!which('mpicc.openmpi') && opts.withOpenmpi) {
-    log('bench: installing Open MPI (apt-get install openmpi-bin libopenmpi-dev)…');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    // Installing Open MPI re-points the generic mpicc/mpirun to it (Debian alternatives, higher priority
-    // than MPICH's); put back whatever they pointed at, so nothing else on the machine changes MPI.
-    const before = ['mpi', 'mpirun'].map((name) => [name, alternativeOf(name)] as const);
-    // apt's output goes to stderr with the progress, so stdout stays the table.
-    const stdio: ('ignore' | number)[] = ['ignore', 2, 2];
-    spawnSync('apt-get', ['update'], { stdio, env });
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'openmpi-bin', 'libopenmpi-dev'], { stdio, env });
-    for (const [name, value] of before) {
-      if (value && alternativeOf(name) !== value) spawnSync('update-alternatives', ['--set', name, value], { stdio: 'ignore' });
-    }
-  }
+  if (opts.withOpenmpi) installOpenMpi();
   if (which('mpicc.openmpi') && which('mpirun.openmpi')) {
     cc = 'mpicc.openmpi'; runner = 'mpirun.openmpi'; name = 'C + Open MPI';
   } else if (which('mpicc') && (which('mpirun') || which('mpiexec'))) {
