@@ -5,7 +5,7 @@
 // What is looked for: `mpirun.openmpi` on PATH (Debian's openmpi-bin names it so; the generic `mpirun`
 // may be MPICH's, which the test suite uses) and a Python with mpi4py and numpy: /usr/bin/python3, where
 // Debian's python3-mpi4py and python3-numpy install (the `python3` on PATH may be another one), or
-// TSMPI_BENCH_PYTHON.
+// BENCH_PYTHON (not TSMPI_…: the ranks refuse TSMPI_ variables they do not know).
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { LineJob, ROOT } from './job.js';
 import { log } from './lib.js';
 
 export const MPIRUN = 'mpirun.openmpi';
-export const PYTHON = process.env.TSMPI_BENCH_PYTHON || '/usr/bin/python3';
+export const PYTHON = process.env.BENCH_PYTHON || '/usr/bin/python3';
 export const SERVE_PY = join(ROOT, 'bench', 'mpi4py', 'serve.py');
 /** What --with-openmpi installs with apt-get: Open MPI for auc.c, mpi4py and numpy for serve.py. */
 export const OPENMPI_PACKAGES = ['openmpi-bin', 'libopenmpi-dev', 'python3-mpi4py', 'python3-numpy'];
