@@ -24,23 +24,33 @@ export function tsmpirun(args: string[]): [string, string[]] {
   return LAUNCHER.endsWith('.js') ? [process.execPath, [LAUNCHER, ...args]] : [LAUNCHER, args];
 }
 
-export class CommandJob {
+/** How tsmpirun runs a job's ranks on one host (`--ranks`); unset: tsmpirun's default (TSMPI_RANKS, else processes). */
+export type RanksMode = 'threads' | 'processes';
+
+export interface CommandJobOptions {
+  /** Passed to tsmpirun as `--ranks`; unset, no `--ranks` is passed. */
+  ranks?: RanksMode;
+}
+
+/**
+ * A job fed one JSON command per line on its stdin, answering each with a `RESULT {json}` line on its
+ * stdout; other lines go to the log, prefixed with `label`. The tsmpi jobs below, and the mpi4py job of
+ * the `openmpi` group (bench/openmpi.ts), speak the same protocol.
+ */
+export class LineJob {
   private readonly child: ChildProcess;
   private readonly waiting: ((line: string) => void)[] = [];
   private readonly exited: Promise<number | null>;
 
-  constructor(np: number, program: string, env: Record<string, string> = {}) {
-    const xs = Object.entries(env).flatMap(([k, v]) => ['-x', `${k}=${v}`]);
-    this.child = spawn(...tsmpirun(['-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]), {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+  constructor(label: string, command: string, args: string[]) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
       for (const w of this.waiting.splice(0)) w('EXIT');
       resolve(code);
     }));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       if (line.startsWith('RESULT ')) this.waiting.shift()?.(line.slice(7));
-      else log(`  [${program}] ${line}`);
+      else log(`  [${label}] ${line}`);
     });
   }
 
@@ -58,3 +68,11 @@ export class CommandJob {
   }
 }
 
+/** `tsmpirun -np N` of one of the programs in ranks/ (bench/ranks/serve.ts's command loop). */
+export class CommandJob extends LineJob {
+  constructor(np: number, program: string, env: Record<string, string> = {}, options: CommandJobOptions = {}) {
+    const xs = Object.entries(env).flatMap(([k, v]) => ['-x', `${k}=${v}`]);
+    const ranks = options.ranks ? ['--ranks', options.ranks] : [];
+    super(program, ...tsmpirun([...ranks, '-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]));
+  }
+}

@@ -1,5 +1,7 @@
 // Small helpers shared by the benchmark driver and the programs it runs: statistics, the message
 // sizes, the iteration calibration every measurement uses (floor and ours alike), formatting, logging.
+// bench/mpi4py/serve.py (the Open MPI side of the `openmpi` group) mirrors the warm-up and iteration
+// rules below in Python: change both together.
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;

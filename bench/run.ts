@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FloorPair, type FloorMode } from './floor.js';
-import { CommandJob, HERE, ROOT, tsmpirun } from './job.js';
+import { CommandJob, HERE, ROOT, tsmpirun, type RanksMode } from './job.js';
+import { Mpi4pyJob, PYTHON, findMpi4py, installOpenMpi, mpirun, which } from './openmpi.js';
 import { SUM, typedKernel } from '../runtime/coll/ops.js';
 import { COLL_ALGORITHMS, type CollName } from '../runtime/coll/select.js';
 import { isPowerOfTwo } from '../runtime/coll/topology.js';
@@ -20,7 +21,7 @@ import { KiB, MiB, P2P_SIZES, log, median, now, sizeLabel, streamWindow } from '
 import type { P2pCommand } from './ranks/p2p.js';
 import type { CollCommand } from './ranks/coll.js';
 
-const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'launch', 'auc', 'algorithms'] as const;
+const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'launch', 'auc', 'openmpi', 'algorithms'] as const;
 type Group = (typeof GROUPS)[number];
 /** What runs without --only: everything but `algorithms`, which checks select.ts rather than measuring us. */
 const DEFAULT_GROUPS = GROUPS.filter((g) => g !== 'algorithms');
@@ -45,7 +46,7 @@ function usage(error?: string): never {
   if (error) process.stderr.write(`bench: ${error}\n`);
   process.stderr.write(
     'usage: npm run bench -- [--quick] [--only GROUP[,GROUP…]] [--sizes 8,1K,16M…] [--collectives bcast,allreduce,alltoall,allgather] [--reps N] [--budget SECONDS] [--with-openmpi] [--out FILE]\n' +
-    `groups: ${DEFAULT_GROUPS.join(', ')} (the default), algorithms (only when named)\n`,
+    `groups: ${DEFAULT_GROUPS.join(', ')} (the default; openmpi only where Open MPI with mpi4py is found, or with --with-openmpi), algorithms (only when named)\n`,
   );
   process.exit(error ? 2 : 0);
 }
@@ -89,7 +90,7 @@ const sizes = opts.sizes ?? P2P_SIZES.filter((s) => !opts.quick || s < 256 * MiB
 // ------------------------------------------------------------------------------------------------
 // Rows
 
-type Metric = 'latency' | 'bandwidth' | 'time' | 'memory';
+type Metric = 'latency' | 'bandwidth' | 'time' | 'memory' | 'delay';
 interface Target { op: '<=' | '>='; value: number; on: 'ratio' | 'ours' | 'difference' }
 
 interface Row {
@@ -104,6 +105,8 @@ interface Row {
   floor: number[];
   /** Extra per-repetition figures kept in the JSON (e.g. the half round trip behind a bandwidth). */
   extra: Record<string, number[]>;
+  /** A bandwidth row whose ratio is one of times, floor ÷ ours (≤ 1: ours is faster); the openmpi group's. */
+  timeRatio?: boolean;
 }
 
 const rows = new Map<string, Row>();
@@ -119,17 +122,19 @@ function row(group: Group, test: string, size: number | undefined, metric: Metri
 }
 
 function ratioOf(r: Row, i: number): number {
-  return r.metric === 'memory' ? r.ours[i]! - r.floor[i]! : r.ours[i]! / r.floor[i]!;
+  return r.metric === 'memory' ? r.ours[i]! - r.floor[i]! : r.timeRatio ? r.floor[i]! / r.ours[i]! : r.ours[i]! / r.floor[i]!;
 }
 
 interface Summary {
   group: Group; test: string; size: number | undefined; metric: Metric; unit: string; floorIs: string;
   ours: number; floor: number; ratio: number; target: string | undefined; pass: boolean | undefined;
+  /** Set where the ratio is one of times on a bandwidth row (floor ÷ ours). */
+  timeRatio?: true;
   samples: { ours: number[]; floor: number[]; ratio: number[] } & Record<string, number[]>;
 }
 
 const UNITS: Record<Metric, [string, number]> = {
-  latency: ['µs', 1e6], bandwidth: ['MB/s', 1e-6], time: ['s', 1], memory: ['MiB', 1 / MiB],
+  latency: ['µs', 1e6], bandwidth: ['MB/s', 1e-6], time: ['s', 1], memory: ['MiB', 1 / MiB], delay: ['ms', 1e3],
 };
 
 function summarize(r: Row): Summary {
@@ -148,7 +153,8 @@ function summarize(r: Row): Summary {
   }
   return {
     group: r.group, test: r.test, size: r.size, metric: r.metric, unit: UNITS[r.metric][0], floorIs: r.floorIs,
-    ours, floor, ratio, target, pass, samples: { ours: r.ours, floor: r.floor, ratio: ratios, ...r.extra },
+    ours, floor, ratio, target, pass, ...(r.timeRatio ? { timeRatio: true as const } : {}),
+    samples: { ours: r.ours, floor: r.floor, ratio: ratios, ...r.extra },
   };
 }
 
@@ -516,33 +522,10 @@ async function launchGroup(rep: number): Promise<void> {
 
 interface NativeMpi { name: string; run: (args: string[]) => [string, string[]]; binary: string }
 
-function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** The current target of a Debian alternative (e.g. mpirun → /usr/bin/mpirun.mpich), if any. */
-function alternativeOf(name: string): string | undefined {
-  const r = spawnSync('update-alternatives', ['--query', name], { encoding: 'utf8' });
-  return r.status === 0 ? /^Value: (.+)$/m.exec(r.stdout)?.[1] : undefined;
-}
-
 /** Builds bench/auc.c with Open MPI when present (or installed with --with-openmpi), else with the `mpicc` found. */
 function nativeMpi(dir: string): NativeMpi | undefined {
   let cc: string | undefined, runner: string | undefined, name = '';
-  if (!which('mpicc.openmpi') && opts.withOpenmpi) {
-    log('bench: installing Open MPI (apt-get install openmpi-bin libopenmpi-dev)…');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    // Installing Open MPI re-points the generic mpicc/mpirun to it (Debian alternatives, higher priority
-    // than MPICH's); put back whatever they pointed at, so nothing else on the machine changes MPI.
-    const before = ['mpi', 'mpirun'].map((name) => [name, alternativeOf(name)] as const);
-    // apt's output goes to stderr with the progress, so stdout stays the table.
-    const stdio: ('ignore' | number)[] = ['ignore', 2, 2];
-    spawnSync('apt-get', ['update'], { stdio, env });
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'openmpi-bin', 'libopenmpi-dev'], { stdio, env });
-    for (const [name, value] of before) {
-      if (value && alternativeOf(name) !== value) spawnSync('update-alternatives', ['--set', name, value], { stdio: 'ignore' });
-    }
-  }
+  if (opts.withOpenmpi) installOpenMpi();
   if (which('mpicc.openmpi') && which('mpirun.openmpi')) {
     cc = 'mpicc.openmpi'; runner = 'mpirun.openmpi'; name = 'C + Open MPI';
   } else if (which('mpicc') && (which('mpirun') || which('mpiexec'))) {
@@ -589,6 +572,189 @@ async function aucGroup(rep: number, mpi: NativeMpi | undefined): Promise<void> 
 }
 
 // ------------------------------------------------------------------------------------------------
+// Against Open MPI + mpi4py (bench/mpi4py/serve.py under mpirun.openmpi; bench/openmpi.ts), for both of
+// tsmpi's ways of running ranks on one host. Every measurement is taken three times in a row, tsmpi
+// with --ranks threads, tsmpi with --ranks processes and Open MPI, in an order that rotates per
+// repetition; each mode's row has the Open MPI figure as its floor and the ratio tsmpi time ÷ Open MPI
+// time (on bandwidth rows too: ≤ 1 is tsmpi faster). The targets of issue 20 are on the threads rows;
+// the processes rows are information.
+
+const MODES: readonly RanksMode[] = ['threads', 'processes'];
+/** Send/Recv sizes of the openmpi group (--sizes overrides them). */
+const OPENMPI_SIZES = [8, KiB, MiB, 16 * MiB];
+/** Issue 20's time ratios for threads-mode Send/Recv, by size. */
+const OPENMPI_SENDRECV_TARGETS = new Map<number, number>([[8, 1.5], [KiB, 1.5], [MiB, 1.0], [16 * MiB, 0.5]]);
+/** Ranks of the token ring: more than the cores of a 2-core machine, so oversubscribed there. */
+const RING_NP = 8;
+const TIMER_SECONDS = 0.01, TIMER_RELEASE_SECONDS = 0.05;
+
+interface OpenMpiJobs {
+  /** tsmpi ranks/p2p.ts on 2 ranks, per mode. */
+  p2p: Record<RanksMode, CommandJob>;
+  /** tsmpi ranks/coll.ts per number of ranks (2, 4, RING_NP), per mode. */
+  coll: Map<number, Record<RanksMode, CommandJob>>;
+  /** serve.py per number of ranks (2: point to point and collectives, 4, RING_NP). */
+  ompi: Map<number, Mpi4pyJob>;
+}
+
+function startOpenMpiJobs(): OpenMpiJobs {
+  const perMode = (np: number, program: string) =>
+    ({ threads: new CommandJob(np, program, {}, { ranks: 'threads' }), processes: new CommandJob(np, program, {}, { ranks: 'processes' }) });
+  const nps = [2, 4, RING_NP];
+  return {
+    p2p: perMode(2, 'p2p'),
+    coll: new Map(nps.map((np) => [np, perMode(np, 'coll')])),
+    ompi: new Map(nps.map((np) => [np, new Mpi4pyJob(np)])),
+  };
+}
+
+async function closeOpenMpiJobs(jobs: OpenMpiJobs): Promise<void> {
+  await Promise.all([
+    ...MODES.map((m) => jobs.p2p[m].close()),
+    ...[...jobs.coll.values()].flatMap((j) => MODES.map((m) => j[m].close())),
+    ...[...jobs.ompi.values()].map((j) => j.close()),
+  ]);
+}
+
+/** Runs `fns` one after the other, starting at fns[rep % n]: each goes first once in n repetitions. */
+async function rotated(rep: number, fns: (() => Promise<void>)[]): Promise<void> {
+  for (let k = 0; k < fns.length; k++) await fns[(rep + k) % fns.length]!();
+}
+
+type ThreeWay = Record<RanksMode | 'ompi', number>;
+
+/** tsmpi in both modes and Open MPI, in rotating order. */
+async function threeWay(rep: number, ours: (mode: RanksMode) => Promise<number>, ompi: () => Promise<number>): Promise<ThreeWay> {
+  const t: ThreeWay = { threads: NaN, processes: NaN, ompi: NaN };
+  await rotated(rep, [
+    async () => { t.threads = await ours('threads'); },
+    async () => { t.processes = await ours('processes'); },
+    async () => { t.ompi = await ompi(); },
+  ]);
+  return t;
+}
+
+/** The two rows of a measurement: "<test> threads ÷ Open MPI" (with the target) and "… processes ÷ Open MPI". */
+function vsOpenMpi(test: string, size: number | undefined, metric: Metric, floorIs: string, target?: number): Record<RanksMode, Row> {
+  const rs = {
+    threads: row('openmpi', `${test} threads ÷ Open MPI`, size, metric, floorIs, target === undefined ? undefined : { op: '<=', value: target, on: 'ratio' }),
+    processes: row('openmpi', `${test} processes ÷ Open MPI`, size, metric, floorIs),
+  };
+  if (metric === 'bandwidth') rs.threads.timeRatio = rs.processes.timeRatio = true;
+  return rs;
+}
+
+function pushBoth(rs: Record<RanksMode, Row>, t: ThreeWay): void {
+  for (const m of MODES) { rs[m].ours.push(t[m]); rs[m].floor.push(t.ompi); }
+}
+
+function logThree(label: string, t: ThreeWay, metric: Metric): void {
+  log(`  openmpi ${label}: threads ${fmt(t.threads, metric)}, processes ${fmt(t.processes, metric)}, Open MPI ${fmt(t.ompi, metric)}`);
+}
+
+interface Timed { perIteration: number }
+
+async function openmpiGroup(rep: number, jobs: OpenMpiJobs): Promise<void> {
+  const budget = opts.budget;
+  const ompi2 = jobs.ompi.get(2)!;
+  const ompiSizes = opts.sizes ?? OPENMPI_SIZES;
+
+  // Point to point, ranks 0 and 1: round trips, recorded as half round trips or bandwidths (record()).
+  const p2p = async (label: string, size: number, kind: P2pCommand['kind'], ompiCmd: object, target: number | undefined, floorIs: string) => {
+    const bw = size >= MiB;
+    const rs = vsOpenMpi(`${bw ? 'bandwidth' : 'latency'} ${label}`, size, bw ? 'bandwidth' : 'latency', bw ? `${floorIs}; ratio of times` : floorIs, target);
+    const t = await threeWay(rep,
+      async (m) => (await jobs.p2p[m].run<Timed>({ kind, size, window: 1, budget } satisfies P2pCommand)).perIteration,
+      async () => (await ompi2.run<Timed>(ompiCmd)).perIteration);
+    for (const m of MODES) { record(rs[m], size, 'ours', t[m]); record(rs[m], size, 'floor', t.ompi); }
+    logThree(`${label} ${sizeLabel(size)} (round trip)`, t, 'latency');
+  };
+  for (const size of ompiSizes) {
+    await p2p('Send/Recv', size, 'typed', { kind: 'typed', size, budget }, OPENMPI_SENDRECV_TARGETS.get(size), 'Open MPI Send/Recv');
+  }
+  if (ompiSizes.includes(8)) {
+    await p2p('send/recv object', 8, 'object', { kind: 'object', size: 8, budget }, 1.5, 'mpi4py send/recv of bytes (pickled)');
+  }
+  if (ompiSizes.includes(16 * MiB)) {
+    await p2p('send/recv { Float64Array }', 16 * MiB, 'objf64', { kind: 'typed', size: 16 * MiB, budget }, 1.0, 'Open MPI Send/Recv 16 MiB');
+  }
+
+  // Collectives: the mean over ranks of the time per call.
+  for (const np of [2, 4]) {
+    const coll = jobs.coll.get(np)!, ompi = jobs.ompi.get(np)!;
+    const cases: { label: string; size: number | undefined; ours: CollCommand; theirs: object; target?: number; floorIs: string }[] = [
+      { label: `Allreduce 1 Mi doubles np=${np}`, size: 8 * MiB, ours: { op: 'Allreduce', size: 8 * MiB, budget }, theirs: { kind: 'allreduce-typed', count: MiB, budget }, ...(np === 2 ? { target: 1.0 } : {}), floorIs: 'Open MPI Allreduce' },
+      { label: `Barrier np=${np}`, size: undefined, ours: { op: 'Barrier', size: 0, budget }, theirs: { kind: 'barrier', budget }, target: 2, floorIs: 'Open MPI Barrier' },
+      { label: `allreduce one number np=${np}`, size: undefined, ours: { op: 'allreduce', size: 8, budget }, theirs: { kind: 'allreduce-object', budget }, target: 2, floorIs: 'mpi4py allreduce of a float' },
+    ];
+    for (const c of cases) {
+      const rs = vsOpenMpi(c.label, c.size, 'latency', c.floorIs, c.target);
+      const t = await threeWay(rep,
+        async (m) => (await coll[m].run<Timed>(c.ours)).perIteration,
+        async () => (await ompi.run<Timed>(c.theirs)).perIteration);
+      pushBoth(rs, t);
+      logThree(c.label, t, 'latency');
+    }
+  }
+
+  // The token ring on RING_NP ranks (oversubscribed on a 2-core machine): time per hop.
+  {
+    const ring = jobs.coll.get(RING_NP)!;
+    const t = await threeWay(rep,
+      async (m) => (await ring[m].run<Timed>({ op: 'ring', size: 8, budget } satisfies CollCommand)).perIteration,
+      async () => (await jobs.ompi.get(RING_NP)!.run<Timed>({ kind: 'ring', size: 8, budget })).perIteration);
+    const test = `token ring np=${RING_NP} per hop`;
+    const own = row('openmpi', `${test} threads ÷ processes`, undefined, 'latency', 'tsmpi --ranks processes', { op: '<=', value: 1.0, on: 'ratio' });
+    own.ours.push(t.threads);
+    own.floor.push(t.processes);
+    pushBoth(vsOpenMpi(test, undefined, 'latency', 'Open MPI'), t);
+    logThree(`${test} (${availableParallelism()} cores)`, t, 'latency');
+  }
+
+  // A 10 ms timer armed while the rank waits in a Recv that completes after 50 ms (no Open MPI side).
+  {
+    const count = opts.quick ? 5 : 10;
+    const got: Partial<Record<RanksMode, { perIteration: number; max: number; firedFirst: number }>> = {};
+    await rotated(rep, MODES.map((m) => async () => {
+      got[m] = await jobs.p2p[m].run({ kind: 'timer', size: 8, window: 1, budget, timer: TIMER_SECONDS, release: TIMER_RELEASE_SECONDS, count } satisfies P2pCommand);
+    }));
+    for (const m of MODES) {
+      const r = row('openmpi', `10 ms timer while waiting in Recv, ${m}`, undefined, 'delay', 'armed delay (10 ms)',
+        m === 'threads' ? { op: '<=', value: 15, on: 'ours' } : undefined);
+      const g = got[m]!;
+      r.ours.push(g.perIteration);
+      r.floor.push(TIMER_SECONDS);
+      (r.extra.maxDelay ??= []).push(g.max);
+      (r.extra.firedBeforeMessage ??= []).push(g.firedFirst / count);
+    }
+    log(`  openmpi 10 ms timer during a 50 ms Recv: threads ${fmt(got.threads!.perIteration, 'delay')} (max ${fmt(got.threads!.max, 'delay')}), processes ${fmt(got.processes!.perIteration, 'delay')} (max ${fmt(got.processes!.max, 'delay')})`);
+  }
+
+  // Launch: wall time of the whole job, hello.ts against `python3 -c 'from mpi4py import MPI'`.
+  const withoutCerts = envWithoutExtraCaCerts();
+  const launches = [
+    ...[4, 16].map((np) => ({ np, target: 0.6 as number | undefined, env: undefined as NodeJS.ProcessEnv | undefined, note: '' })),
+    ...(withoutCerts ? [4, 16].map((np) => ({ np, target: undefined, env: withoutCerts, note: ', NODE_EXTRA_CA_CERTS unset' })) : []),
+  ];
+  for (const { np, target, env, note } of launches) {
+    const rs = vsOpenMpi(`launch -np ${np} hello.ts${note}`, undefined, 'time', "mpirun python3 -c 'from mpi4py import MPI'", target);
+    const t = await threeWay(rep,
+      async (m) => {
+        const res = await wall(...tsmpirun(['--ranks', m, '-np', String(np), join(ROOT, 'examples', 'hello.ts')]), env);
+        if (res.code !== 0) log(`bench: hello --ranks ${m} -np ${np} exited with ${res.code}`);
+        return res.seconds;
+      },
+      async () => {
+        const res = await wall(...mpirun(np, [PYTHON, '-c', 'from mpi4py import MPI']), env);
+        if (res.code !== 0) log(`bench: mpirun -np ${np} python3 mpi4py exited with ${res.code}`);
+        return res.seconds;
+      });
+    pushBoth(rs, t);
+    logThree(`launch -np ${np}${note}`, t, 'time');
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const started = now();
@@ -596,6 +762,15 @@ async function main(): Promise<void> {
   log(`bench: ${opts.reps} repetitions, budget ${opts.budget} s per measurement, groups ${[...opts.only].join(', ')}${opts.quick ? ' (quick: no 256 MiB)' : ''}`);
   const has = (g: Group) => opts.only.has(g);
   if (has('algorithms')) algorithmCases(); // option errors before anything runs
+  if (has('openmpi')) {
+    if (opts.withOpenmpi) installOpenMpi();
+    const found = findMpi4py();
+    if (found) log(`bench: the openmpi group runs against ${found} (${PYTHON})`);
+    else {
+      opts.only.delete('openmpi');
+      log(`bench: skipping the openmpi group: no Open MPI with mpi4py here (mpirun.openmpi, and ${PYTHON} with mpi4py and numpy); --with-openmpi installs them with apt-get`);
+    }
+  }
   const tmp = mkdtempSync(join(tmpdir(), 'tsmpi-bench-'));
   try {
     const unixFloor = has('p2p') || has('stream') || has('coll') ? await FloorPair.start('unix') : undefined;
@@ -626,6 +801,18 @@ async function main(): Promise<void> {
       await j.run({ kind: 'typed', size: MiB, window: 1, budget: 0.05 } satisfies P2pCommand);
     }
     for (const j of [coll2, coll4]) if (j) await j.run({ op: 'Barrier', size: 0, budget: 0.05 } satisfies CollCommand);
+    let openmpiJobs: OpenMpiJobs | undefined;
+    if (has('openmpi')) {
+      openmpiJobs = startOpenMpiJobs();
+      // The launcher caches each script's bundle (per mode): the first launches are not timed.
+      for (const m of MODES) await wall(...tsmpirun(['--ranks', m, '-np', '1', join(ROOT, 'examples', 'hello.ts')]));
+      for (const m of MODES) {
+        for (const kind of ['typed', 'object'] as const) await openmpiJobs.p2p[m].run({ kind, size: 8, window: 1, budget: 0.05 } satisfies P2pCommand);
+        for (const np of [2, 4]) await openmpiJobs.coll.get(np)![m].run({ op: 'Barrier', size: 0, budget: 0.05 } satisfies CollCommand);
+      }
+      for (const kind of ['typed', 'object']) await openmpiJobs.ompi.get(2)!.run({ kind, size: 8, budget: 0.05 });
+      await openmpiJobs.ompi.get(4)!.run({ kind: 'barrier', budget: 0.05 });
+    }
     const repeated = DEFAULT_GROUPS.some(has); // the algorithms group repeats its own measurements
     for (let rep = 0; repeated && rep < opts.reps; rep++) {
       log(`bench: repetition ${rep + 1} of ${opts.reps}`);
@@ -638,9 +825,11 @@ async function main(): Promise<void> {
       }
       if (has('launch')) await launchGroup(rep);
       if (has('auc')) await aucGroup(rep, mpi);
+      if (openmpiJobs) await openmpiGroup(rep, openmpiJobs);
     }
     if (has('algorithms')) await algorithmsGroup();
     await Promise.all([p2pJob, tcpJob, coll2, coll4].map((j) => j?.close()));
+    if (openmpiJobs) await closeOpenMpiJobs(openmpiJobs);
     for (const f of floors) f?.close();
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -653,6 +842,9 @@ async function main(): Promise<void> {
   const judged = summaries.filter((s) => s.pass !== undefined).length;
   const verdict = judged > 0 ? `${judged - failed} of ${judged} targets met` : 'no targets in these groups';
   process.stdout.write(`${verdict}; medians of ${opts.reps} interleaved repetitions; ratio = median of per-repetition ours/floor.\n`);
+  if (summaries.some((s) => s.group === 'openmpi')) {
+    process.stdout.write('openmpi rows: ours = tsmpi in the mode named, floor = Open MPI + mpi4py measured next to it; ratio = tsmpi time ÷ Open MPI time, on bandwidth rows too (≤ 1: tsmpi is faster).\n');
+  }
   let commit = '';
   try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { /* not a clone */ }
   const result = {

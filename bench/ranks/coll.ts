@@ -10,6 +10,9 @@
 //       Barrier
 //       Alltoall    a Uint8Array of `size` bytes per rank, cut into comm.size blocks
 //       Allgather   a block of size / comm.size bytes from every rank, `size` bytes gathered on each
+//       ring        a token ring: a Uint8Array of `size` bytes (at least 8) goes once around the ranks, each
+//                   rank receiving it from rank − 1 and sending it to rank + 1 (Recv/Send); reported
+//                   per hop (a call is comm.size hops). The `openmpi` group's oversubscription row.
 //
 // Every collective runs the algorithm runtime/coll/select.ts picks, unless the job's environment forces
 // one (TSMPI_COLL_<COLLECTIVE>=<algorithm>; the driver's `algorithms` group does).
@@ -18,7 +21,7 @@ import { WARM_SECONDS, iterationsFor, now, warmIterations } from '../lib.js';
 import { serveCommands } from './serve.js';
 
 export interface CollCommand {
-  op: 'Allreduce' | 'allreduce' | 'Bcast' | 'Barrier' | 'Alltoall' | 'Allgather' | 'quit';
+  op: 'Allreduce' | 'allreduce' | 'Bcast' | 'Barrier' | 'Alltoall' | 'Allgather' | 'ring' | 'quit';
   size: number;
   budget: number;
 }
@@ -53,6 +56,13 @@ function body(cmd: CollCommand): Body {
       const send = new Uint8Array(block), recv = new Uint8Array(block * comm.size);
       return async (n) => { for (let i = 0; i < n; i++) await comm.Allgather(send, recv); };
     }
+    case 'ring': {
+      const token = new Uint8Array(Math.max(size, 8));
+      const left = (comm.rank - 1 + comm.size) % comm.size, right = (comm.rank + 1) % comm.size;
+      return comm.rank === 0
+        ? async (n) => { for (let i = 0; i < n; i++) { await comm.Send(token, right, 1); await comm.Recv(token, left, 1); } }
+        : async (n) => { for (let i = 0; i < n; i++) { await comm.Recv(token, left, 1); await comm.Send(token, right, 1); } };
+    }
     default:
       throw new Error(`unknown op ${cmd.op}`);
   }
@@ -75,7 +85,8 @@ async function measure(cmd: CollCommand): Promise<{ perIteration: number; max: n
   await comm.Barrier();
   const t1 = now();
   await run(n);
-  const per = (now() - t1) / n;
+  // A ring's call is a whole trip around it: comm.size hops.
+  const per = (now() - t1) / n / (cmd.op === 'ring' ? comm.size : 1);
   const all = await comm.gather(per, 0);
   if (!all) return undefined;
   return { perIteration: all.reduce((a, b) => a + b, 0) / all.length, max: Math.max(...all), iterations: n };

@@ -8,19 +8,27 @@
 //         object  send/recv ping-pong of a Uint8Array as an object (the peer echoes what it received)
 //         objf64  send/recv ping-pong of { data: Float64Array(size / 8), step, name }
 //         stream  osu_bw: `window` Isends then waitall, a 4-byte ack back     → seconds per window
+//         timer   rank 0 arms a `timer`-second setTimeout and waits in a Recv that rank 1 completes
+//                 `release` seconds later, `count` times → the timer's actual delay (median, max):
+//                 whether a rank that waits for a message still runs its timers on time
+import { setTimeout as sleep } from 'node:timers/promises';
 import { COMM_WORLD as comm, Request, type Status } from 'tsmpi';
-import { WARM_SECONDS, iterationsFor, now, warmIterations } from '../lib.js';
+import { WARM_SECONDS, iterationsFor, median, now, warmIterations } from '../lib.js';
 import { serveCommands } from './serve.js';
 
 export interface P2pCommand {
-  kind: 'typed' | 'object' | 'objf64' | 'stream' | 'quit';
+  kind: 'typed' | 'object' | 'objf64' | 'stream' | 'timer' | 'quit';
   size: number;
   window: number;
   budget: number;
+  /** timer: the setTimeout's delay, the time rank 1 waits before it sends, and how many times (s, s, count). */
+  timer?: number;
+  release?: number;
+  count?: number;
 }
 
 const peer = 1 - comm.rank;
-const TAG = 1, ACK_TAG = 2, CTL_TAG = 3;
+const TAG = 1, ACK_TAG = 2, CTL_TAG = 3, TIMER_TAG = 4;
 
 type Body = (n: number) => Promise<void>;
 
@@ -94,6 +102,35 @@ async function measure(cmd: P2pCommand): Promise<{ perIteration: number; iterati
   return comm.rank === 0 ? { perIteration: seconds / n, iterations: n, cpuPerIteration: (cpu.user + cpu.system) / 1e6 / n } : undefined;
 }
 
+/**
+ * The timer command: rank 0 tells rank 1 to start, arms its timer and waits in a Recv; rank 1 sends
+ * `release` seconds after the start. The delay is from arming to the timer's callback, however long
+ * the Recv took; `firedFirst` counts the times the timer ran before the Recv completed.
+ */
+async function timer(cmd: P2pCommand): Promise<{ perIteration: number; max: number; iterations: number; firedFirst: number } | undefined> {
+  const delay = cmd.timer ?? 0.01, release = cmd.release ?? 0.05, count = cmd.count ?? 10;
+  const buf = new Uint8Array(8);
+  const delays: number[] = [];
+  let firedFirst = 0;
+  for (let i = 0; i < count; i++) {
+    if (comm.rank === 1) {
+      await comm.Recv(buf, peer, TIMER_TAG);
+      await sleep(release * 1000);
+      await comm.Send(buf, peer, TIMER_TAG);
+      continue;
+    }
+    await comm.Send(buf, peer, TIMER_TAG);
+    const armed = now();
+    let fired = 0;
+    const timerDone = new Promise<void>((resolve) => setTimeout(() => { fired = now(); resolve(); }, delay * 1000));
+    await comm.Recv(buf, peer, TIMER_TAG);
+    if (fired) firedFirst++;
+    await timerDone;
+    delays.push(fired - armed);
+  }
+  return comm.rank === 0 ? { perIteration: median(delays), max: Math.max(...delays), iterations: count, firedFirst } : undefined;
+}
+
 if (comm.size !== 2) throw new Error('bench/ranks/p2p runs on exactly 2 ranks');
 
-await serveCommands<P2pCommand>((cmd) => cmd.kind === 'quit', measure);
+await serveCommands<P2pCommand>((cmd) => cmd.kind === 'quit', (cmd) => (cmd.kind === 'timer' ? timer(cmd) : measure(cmd)));
