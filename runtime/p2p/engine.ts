@@ -23,6 +23,7 @@
 // Messages to oneself take the same matching path without a socket.
 // Ranks here are world ranks; communicators translate (see comm/).
 import type net from 'node:net';
+import type { Recorder } from '../observe/recorder.js';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL } from '../constants.js';
 import { markRelayed, tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
 import { ContextQueues, matches, type Envelope, type Pattern } from '../match/queues.js';
@@ -46,6 +47,8 @@ export interface EngineOptions {
   eagerLimit: number;
   /** Largest message a peer may announce. */
   maxMessageBytes: number;
+  /** What --profile, --trace or --comm-matrix record of this rank (runtime/observe/), if any. */
+  recorder?: Recorder;
 }
 
 /** How a posted receive wants its message. */
@@ -79,6 +82,8 @@ interface Arrival extends Envelope {
   /** The collective call the sender made (header aux, aux2); zeros for point-to-point. */
   readonly op: number;
   readonly rootPlusOne: number;
+  /** Its number among the messages from its source (observe/recorder.ts), 0 when nothing records. */
+  readonly flow: number;
 }
 
 interface PendingRendezvous {
@@ -257,11 +262,19 @@ export class Engine {
   private finishedCount = 0;
   /** This rank's program is done: it waits in its finalize fence (finish()). */
   finishing = false;
+  /**
+   * Records this rank's communication for --profile, --trace, --comm-matrix; undefined when off. Hooks
+   * (each one `?.` call): messageSent where a message is announced (send entry points), messageArrived
+   * where an announcement is taken (onHeader, onFrame, sendToSelf), receivePosted in post(), and
+   * messageDelivered in deliver().
+   */
+  readonly recorder: Recorder | undefined;
 
   constructor(opts: EngineOptions) {
     this.rank = opts.rank;
     this.size = opts.size;
     this.eagerLimit = opts.eagerLimit;
+    this.recorder = opts.recorder;
     this.limits = { maxEagerBytes: Math.max(opts.eagerLimit, 1 << 16) + 1024, maxMessageBytes: opts.maxMessageBytes };
     this.links = new Array(opts.size);
     if (opts.size > 1) {
@@ -297,6 +310,7 @@ export class Engine {
       if (socket && link.credit >= cost && !link.lost && !link.finished && length <= EAGER_COPY_MAX_BYTES) {
         link.credit -= cost;
         this.messagesSent++;
+        this.recorder?.messageSent(dest, length, context, tag);
         const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
         writeHeaderFields(frame, 0, FrameKind.EAGER, dtype, 0, context, tag, 0, length, call.op, call.rootPlusOne);
         frame.set(bytes, HEADER_BYTES);
@@ -316,6 +330,7 @@ export class Engine {
       if (link?.sendSocket && link.credit >= cost && !link.lost && !link.finished) {
         link.credit -= cost;
         this.messagesSent++;
+        this.recorder?.messageSent(dest, byteLength, context, tag);
         const frame = Buffer.allocUnsafe(HEADER_BYTES + byteLength);
         writeHeaderFields(frame, 0, FrameKind.EAGER, DTYPE_OBJECT, 0, context, tag, 0, byteLength, 0, 0);
         frame.set(parts[0]!, HEADER_BYTES);
@@ -334,7 +349,7 @@ export class Engine {
     const payload = Buffer.from(JSON.stringify({ code, message }));
     if (dest === this.rank) {
       this.arrive(this.rank, {
-        kind: FrameKind.COLL_ERROR, source: this.rank, tag, dtype: 0, length: payload.length, payload, seq: 0, sync: false, op: 0, rootPlusOne: 0,
+        kind: FrameKind.COLL_ERROR, source: this.rank, tag, dtype: 0, length: payload.length, payload, seq: 0, sync: false, op: 0, rootPlusOne: 0, flow: 0,
       }, context);
       return Request.completed<void>(undefined);
     }
@@ -351,10 +366,17 @@ export class Engine {
   ): Request<void> {
     if (dest === PROC_NULL) return Request.completed<void>(undefined);
     this.messagesSent++;
-    if (dest === this.rank) return this.sendToSelf(parts, length, tag, context, dtype, sync, call);
+    if (dest === this.rank) {
+      this.recorder?.messageSent(dest, length, context, tag);
+      return this.sendToSelf(parts, length, tag, context, dtype, sync, call);
+    }
     const link = this.link(dest);
     if (link.lost) return failed(link.lost);
-    if (length <= this.eagerLimit && link.credit >= creditCost(length) && !link.finished) {
+    const eager = length <= this.eagerLimit && link.credit >= creditCost(length) && !link.finished;
+    // A send that needs the receiver (rendezvous, or an ssend) to a rank that has finished can never complete.
+    if (!eager && link.finished) return failed(this.finishedPeerError(sync ? 'ssend' : 'send', dest, tag, context));
+    this.recorder?.messageSent(dest, length, context, tag);
+    if (eager) {
       link.credit -= creditCost(length);
       const seq = sync ? this.nextSeq++ : 0;
       if (length > EAGER_COPY_MAX_BYTES) return this.sendEagerInPlace(link, parts, length, tag, context, dtype, seq, sync, call);
@@ -368,8 +390,6 @@ export class Engine {
       this.syncSends.set(seq, { req, context, peer: dest, tag, since: Date.now() });
       return req;
     }
-    // A send that needs the receiver (rendezvous, or an ssend) to a rank that has finished can never complete.
-    if (link.finished) return failed(this.finishedPeerError(sync ? 'ssend' : 'send', dest, tag, context));
     const seq = this.nextSeq++;
     const req = new Request<void>();
     const header = headerOf(FrameKind.RTS, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0);
@@ -419,6 +439,7 @@ export class Engine {
     }
     this.arrive(this.rank, {
       kind: FrameKind.EAGER, source: this.rank, tag, dtype, length, payload, seq, sync, op: call.op, rootPlusOne: call.rootPlusOne,
+      flow: this.recorder?.messageArrived(this.rank, context) ?? 0,
     }, context);
     return req;
   }
@@ -454,6 +475,7 @@ export class Engine {
       return true;
     });
     posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context, call };
+    this.recorder?.receivePosted(req);
     const callFailed = this.failedCalls.size > 0 ? this.failedCalls.get(callKey(context, tag)) : undefined;
     if (callFailed) {
       req[failRequest](callFailed);
@@ -597,6 +619,7 @@ export class Engine {
       req[failRequest](decodeErrorMarker(arrival.payload!));
       return;
     }
+    this.recorder?.messageDelivered(req, arrival.source, arrival.length, context, arrival.tag, arrival.flow);
     const status = this.statusOf(arrival, posted.ranks);
     // In place means onHeader already found that the message fits.
     const mismatch = inPlace ? undefined : this.checkFit(posted, arrival);
@@ -736,6 +759,7 @@ export class Engine {
     const arrival: Arrival = {
       kind: FrameKind.EAGER, source: link.peer, tag: h.tag, dtype: h.dtype, length: h.length,
       payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: h.aux, rootPlusOne: h.aux2,
+      flow: this.recorder?.messageArrived(link.peer, h.context) ?? 0,
     };
     conn.arrival = arrival;
     const queues = this.queues(h.context);
@@ -777,13 +801,14 @@ export class Engine {
       case FrameKind.COLL_ERROR:
         this.arrive(peer, {
           kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
-          payload: ownedCopy(payload), seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: 0, rootPlusOne: 0,
+          payload: ownedCopy(payload), seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: 0, rootPlusOne: 0, flow: 0,
         }, h.context);
         return;
       case FrameKind.RTS:
         this.arrive(peer, {
           kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
           payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: h.aux, rootPlusOne: h.aux2,
+          flow: this.recorder?.messageArrived(peer, h.context) ?? 0,
         }, h.context);
         return;
       case FrameKind.CTS: {
