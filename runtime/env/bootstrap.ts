@@ -14,6 +14,9 @@ import { readConfig, restoreUserExtraCaCerts, type RuntimeConfig } from './confi
 import { installFailureHandlers } from './failure.js';
 import { rankState } from './activity.js';
 import type { JobControl } from './join-pmi.js';
+import { Recorder } from '../observe/recorder.js';
+import { hostIdentity } from './host.js';
+import { readObserveRequest, selfSession, tsmpirunSession, type ObserveSession } from './observe.js';
 
 /** Announced messages larger than this are refused (a peer cannot make us allocate more). */
 const MAX_MESSAGE_BYTES = 2 ** 40;
@@ -24,6 +27,8 @@ export interface JoinedRank {
   /** tsmpirun's control client, or the PMI launcher's; undefined for a job of one rank. */
   readonly control: JobControl | undefined;
   readonly config: RuntimeConfig;
+  /** Where this rank's recording goes at its fence (--profile, --trace, --comm-matrix); undefined when off. */
+  readonly observe?: ObserveSession | undefined;
 }
 
 export async function bootstrap(): Promise<JoinedRank> {
@@ -33,8 +38,11 @@ export async function bootstrap(): Promise<JoinedRank> {
   if (config.control !== undefined) return joinTsmpirunJob(config);
   if (process.env.PMI_FD || process.env.PMI_PORT) return joinPmiLauncherJob(config);
   warnIfSrunWithoutPmi();
-  const engine = new Engine({ rank: 0, size: 1, secret: new Uint8Array(0), eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES });
-  return { engine, control: undefined, config };
+  const request = readObserveRequest();
+  const recorder = request && new Recorder(0, 1, request.settings);
+  const engine = new Engine({ rank: 0, size: 1, secret: new Uint8Array(0), eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES, recorder });
+  const observe = recorder && await selfSession(recorder, request!, engine, [hostIdentity()], 'single', config.script ?? process.argv[1] ?? 'program');
+  return { engine, control: undefined, config, observe };
 }
 
 function readSecret(fd: number | undefined): Buffer {
@@ -57,7 +65,9 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
     throw tsmpiError('TSMPI_ERR_ARG', 'TSMPI_RANK and TSMPI_SIZE must describe a rank of the job');
   }
   const secret = readSecret(config.secretFd);
-  const engine = new Engine({ rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES });
+  const request = readObserveRequest();
+  const recorder = request && new Recorder(rank, size, request.settings);
+  const engine = new Engine({ rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES, recorder });
   let control: ControlClient | undefined;
   installFailureHandlers(rank, (message) => control?.abort(1, `failed: ${message}`));
   const address = size > 1 ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');
@@ -77,7 +87,8 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   });
   control = joined.client;
   engine.setPeerAddresses(joined.addresses);
-  return { engine, control, config };
+  const observe = recorder && await tsmpirunSession(recorder, request!, joined.client);
+  return { engine, control, config, observe };
 }
 
 async function joinPmiLauncherJob(config: RuntimeConfig): Promise<JoinedRank> {
@@ -96,11 +107,14 @@ async function joinPmiLauncherJob(config: RuntimeConfig): Promise<JoinedRank> {
     throw e;
   }
   const hints = readPmiHints(process.env, pmi.size);
+  const request = readObserveRequest();
+  const recorder = request && new Recorder(pmi.rank, pmi.size, request.settings);
   // The PMI descriptor and ids are this process's alone: a child (a worker the program starts, a nested
   // job) must not take them for its own.
   for (const key of Object.keys(process.env)) if (key.startsWith('PMI_')) delete process.env[key];
-  const { engine, control } = await joinPmiJob(config, pmi, hints, { eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES });
-  return { engine, control, config };
+  const { engine, control, hosts, jobToken } = await joinPmiJob(config, pmi, hints, { eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES, recorder });
+  const observe = recorder && await selfSession(recorder, request!, engine, hosts, jobToken, config.script ?? process.argv[1] ?? 'program');
+  return { engine, control, config, observe };
 }
 
 /** `srun -n 4 node prog.js` without PMI starts four jobs of one rank each: almost always a mistake. */
