@@ -64,6 +64,9 @@ const OPTIONS = {
   'node-arg': { valueName: 'ARG', repeatable: true, help: 'pass an option to node, e.g. --node-arg=--inspect (repeatable)' },
   'launch-agent': { valueName: 'CMD', help: 'command that replaces ssh to start ranks on other hosts' },
   'deadlock-detection': { onByDefault: true, help: 'do not end a job whose ranks all wait on each other forever' },
+  profile: { help: 'an mpiP-style summary at job end (full report in the output directory)' },
+  trace: { valueName: 'FILE', help: 'a Chrome/Perfetto trace-event JSON (.json.gz: compressed), arrows from sends to receives' },
+  'comm-matrix': { valueName: 'FILE.svg', help: 'bytes between every pair of ranks, as a heat map and FILE.csv' },
   version: { help: 'print the version and exit' },
   help: { short: 'h', help: 'print this help and exit' },
 } as const satisfies Record<string, OptionSpec>;
@@ -117,6 +120,11 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
   const launchAgent = lastStringValue(parsed, 'launch-agent');
   if (outputFilename === '') throw new UsageError('--output-filename needs a directory');
   if (launchAgent === '') throw new UsageError('--launch-agent needs a command');
+  // The environment twins (TSMPI_PROFILE, TSMPI_TRACE, TSMPI_COMM_MATRIX) act as the options.
+  const trace = lastStringValue(parsed, 'trace') ?? (environment.TSMPI_TRACE || undefined);
+  const matrix = lastStringValue(parsed, 'comm-matrix') ?? (environment.TSMPI_COMM_MATRIX || undefined);
+  if (trace === '') throw new UsageError('--trace needs a file');
+  if (matrix !== undefined && !/\.svg$/i.test(matrix)) throw new UsageError(`--comm-matrix needs a file name ending in .svg, got '${matrix}'`);
 
   const options: LaunchOptions = {
     np: parseRankCount(lastStringValue(parsed, 'np')),
@@ -132,6 +140,11 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
       hostList.length > 0 ? parseHostList(hostList) : hostfile === undefined ? undefined : readHostfile(resolve(cwd, hostfile)),
     launchAgent,
     deadlockDetection: parsed['deadlock-detection'] !== false,
+    observe: {
+      profile: parsed.profile === true || Boolean(environment.TSMPI_PROFILE && environment.TSMPI_PROFILE !== '0'),
+      trace: trace === undefined ? undefined : resolve(cwd, trace),
+      matrix: matrix === undefined ? undefined : resolve(cwd, matrix),
+    },
   };
   return { kind: 'run', options };
 }

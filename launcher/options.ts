@@ -30,4 +30,13 @@ export interface LaunchOptions {
   launchAgent: string | undefined;
   /** On by default; `--no-deadlock-detection` turns it off. */
   deadlockDetection: boolean;
+  /** `--profile`, `--trace FILE`, `--comm-matrix FILE.svg` (or TSMPI_PROFILE, TSMPI_TRACE, TSMPI_COMM_MATRIX): absolute paths. */
+  observe: ObserveOptions;
+}
+
+/** What the job records and where tsmpirun writes it (runtime/observe/). */
+export interface ObserveOptions {
+  profile: boolean;
+  trace: string | undefined;
+  matrix: string | undefined;
 }

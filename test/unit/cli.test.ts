@@ -68,6 +68,7 @@ describe('defaults', () => {
       hosts: undefined,
       launchAgent: undefined,
       deadlockDetection: true,
+      observe: { profile: false, trace: undefined, matrix: undefined },
     } satisfies LaunchOptions);
   });
 
@@ -140,6 +141,22 @@ describe('script and its arguments', () => {
     expect(usageError('app.py')).toBe(
       `tsmpirun: unsupported script extension '.py' (expected .ts .mts .js .mjs): ${join(cwd, 'app.py')}`,
     );
+  });
+});
+
+describe('--profile, --trace, --comm-matrix', () => {
+  it('the environment twins act as the options; an option wins over its twin', () => {
+    const twins = { TSMPI_PROFILE: '1', TSMPI_TRACE: 'env.json', TSMPI_COMM_MATRIX: 'env.svg' };
+    const fromEnv = parseCommandLine(['app.ts'], cwd, twins);
+    expect(fromEnv.kind === 'run' && fromEnv.options.observe).toEqual({ profile: true, trace: join(cwd, 'env.json'), matrix: join(cwd, 'env.svg') });
+    const both = parseCommandLine(['--trace', 'opt.json', 'app.ts'], cwd, { ...twins, TSMPI_PROFILE: '0' });
+    expect(both.kind === 'run' && both.options.observe).toEqual({ profile: false, trace: join(cwd, 'opt.json'), matrix: join(cwd, 'env.svg') });
+  });
+
+  it('the matrix must be an .svg file, the trace a file', () => {
+    expect(usageError('--comm-matrix', 'm.png', 'app.ts')).toBe("tsmpirun: --comm-matrix needs a file name ending in .svg, got 'm.png'");
+    expect(usageError('--trace', '', 'app.ts')).toBe('tsmpirun: --trace needs a file');
+    expect(usageError('--profile=yes', 'app.ts')).toBe('tsmpirun: option --profile takes no value');
   });
 });
 
@@ -411,6 +428,7 @@ describe('everything together', () => {
         '--node-arg', '--enable-source-maps',
         '--launch-agent', 'rsh',
         '--no-deadlock-detection',
+        '--profile', '--trace', 'out/t.json.gz', '--comm-matrix', 'm.svg',
         'sub/nested.ts', 'in.txt', '-v',
       ),
     ).toEqual({
@@ -429,6 +447,7 @@ describe('everything together', () => {
       ],
       launchAgent: 'rsh',
       deadlockDetection: false,
+      observe: { profile: true, trace: join(cwd, 'out', 't.json.gz'), matrix: join(cwd, 'm.svg') },
     } satisfies LaunchOptions);
   });
 });
