@@ -195,7 +195,7 @@ function* traceLines(job: JobModel, header: Record<string, unknown>, summary: Tr
   const { ts, kind, dur } = records;
   order.sort((a, b) => ts[a]! - ts[b]! || kind[a]! - kind[b]! || dur[b]! - dur[a]! || a - b);
 
-  yield `{"displayTimeUnit":"ms","otherData":${JSON.stringify({ ...header, notes: summary.notes })},\n"traceEvents":[\n`;
+  yield `{"displayTimeUnit":"ms","otherData":${JSON.stringify({ ...header, notes: [...((header.notes as string[] | undefined) ?? []), ...summary.notes] })},\n"traceEvents":[\n`;
   let first = true;
   const line = (text: string): string => {
     const out = first ? text : `,\n${text}`;
