@@ -12,6 +12,7 @@
 // rank, in ms; a span's peer is a rank of its communicator, a message's peer a world rank.
 import { Packr } from 'msgpackr';
 import { tsmpiError } from '../errors.js';
+import { describeSite } from './sites.js';
 import {
   EVENT_CHUNK, EventKind, F64_PER_EVENT, I32_PER_EVENT, SIZE_BUCKETS, type ObserveSettings, type Recorder,
 } from './recorder.js';
@@ -67,6 +68,19 @@ export interface Recording {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
+/** The sampled sites of a recorder as the program's sources name them, merged where they name one line. */
+function describedSites(rec: Recorder): RecordingMeta['sites'] {
+  const merged = new Map<string, RecordingMeta['sites'][number]>();
+  for (const { call, site, totals: t } of rec.sites.values()) {
+    const described = describeSite(site);
+    const key = `${call} ${described}`;
+    const m = merged.get(key);
+    if (!m) merged.set(key, [call, described, t.count, t.total, t.sumSquares, t.max]);
+    else { m[2] += t.count; m[3] += t.total; m[4] += t.sumSquares; m[5] = Math.max(m[5], t.max); }
+  }
+  return [...merged.values()];
+}
+
 /** The meta of a stopped recorder. */
 export function recordingMeta(rec: Recorder, host: string): RecordingMeta {
   const calls: RecordingMeta['calls'] = [];
@@ -76,7 +90,7 @@ export function recordingMeta(rec: Recorder, host: string): RecordingMeta {
   return {
     v: 1, rank: rec.rank, size: rec.size, host, timeOrigin: performance.timeOrigin, start: rec.start, end: rec.end,
     busy: rec.busyTime(rec.end), settings: rec.settings, strings: rec.strings, calls,
-    sites: [...rec.sites.values()].map(({ call, site, totals: t }) => [call, site, t.count, t.total, t.sumSquares, t.max]),
+    sites: describedSites(rec),
     sizes, matrixBytes: Array.from(rec.matrixBytes), matrixMessages: Array.from(rec.matrixMessages),
     events: rec.events.count, dropped: rec.dropped, firstDropAt: Number.isNaN(rec.firstDropAt) ? null : rec.firstDropAt,
     clock: rec.clockSamples,

@@ -202,10 +202,11 @@ function formatSeconds(s: number): string {
   return s >= 1 ? `${s.toFixed(2)} s` : s >= 1e-3 ? `${(s * 1e3).toFixed(1)} ms` : `${(s * 1e6).toFixed(0)} µs`;
 }
 
-function table(head: string[], rows: (string | number)[][], alignLeft = 1): string[] {
+/** Columns padded to their widest cell: numbers to the right, the columns in `left` to the left. */
+function table(head: string[], rows: (string | number)[][], left: readonly number[] = [0]): string[] {
   const cells = [head, ...rows.map((r) => r.map(String))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => (i < alignLeft ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
+  return cells.map((r) => r.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
 }
 
 const f1 = (x: number): string => x.toFixed(1);
@@ -230,7 +231,7 @@ export function profileText(p: ProfileReport, brief: boolean): string {
   if (!brief) {
     out.push('', '--- call sites (sampled: the first calls of each name, then one in 64) ---');
     out.push(...table(['call', 'sampled', 'mean µs', 'max µs', 'CV', 'ranks', 'site'],
-      p.sites.map((s) => [s.call, s.sampled, f1(s.meanUs), f1(s.maxUs), s.cv.toFixed(2), compactRanks(s.ranks), s.site]), 1).map((l) => l));
+      p.sites.map((s) => [s.call, s.sampled, f1(s.meanUs), f1(s.maxUs), s.cv.toFixed(2), compactRanks(s.ranks), s.site]), [0, 6]));
     out.push('', '--- message sizes (messages each call sent, collective-internal ones included) ---');
     out.push(...table(['call', 'messages', 'bytes', 'mean', 'min', 'max'],
       p.sizes.map((s) => [s.call, s.messages, s.bytes, formatBytes(Math.round(s.meanBytes)), formatBytes(s.minBytes), formatBytes(s.maxBytes)])));
