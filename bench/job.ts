@@ -29,9 +29,10 @@ export class CommandJob {
   private readonly waiting: ((line: string) => void)[] = [];
   private readonly exited: Promise<number | null>;
 
-  constructor(np: number, program: string, env: Record<string, string> = {}) {
+  /** `launcherArgs`: options of tsmpirun itself (e.g. --profile), before -np. */
+  constructor(np: number, program: string, env: Record<string, string> = {}, launcherArgs: string[] = []) {
     const xs = Object.entries(env).flatMap(([k, v]) => ['-x', `${k}=${v}`]);
-    this.child = spawn(...tsmpirun(['-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]), {
+    this.child = spawn(...tsmpirun([...launcherArgs, '-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]), {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
