@@ -141,7 +141,7 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
     launchAgent,
     deadlockDetection: parsed['deadlock-detection'] !== false,
     observe: {
-      profile: parsed.profile === true || Boolean(environment.TSMPI_PROFILE && environment.TSMPI_PROFILE !== '0'),
+      profile: profileDirectory(parsed.profile === true, environment.TSMPI_PROFILE, outputFilename, cwd),
       trace: trace === undefined ? undefined : resolve(cwd, trace),
       matrix: matrix === undefined ? undefined : resolve(cwd, matrix),
     },
@@ -301,6 +301,17 @@ function checkScript(script: string | undefined, cwd: string): string {
     );
   }
   return scriptPath;
+}
+
+/**
+ * Where --profile (or TSMPI_PROFILE=1) writes its full report: --output-filename's directory, else the
+ * working directory; TSMPI_PROFILE=DIR names one. undefined: no profile.
+ */
+function profileDirectory(option: boolean, twin: string | undefined, outputFilename: string | undefined, cwd: string): string | undefined {
+  const fromTwin = twin !== undefined && twin !== '' && twin !== '0';
+  if (!option && !fromTwin) return undefined;
+  if (!option && twin !== '1') return resolve(cwd, twin!);
+  return outputFilename === undefined ? cwd : resolve(cwd, outputFilename);
 }
 
 // POSIX portable names; anything else would not survive every shell and spawn path on the way to a rank.

@@ -174,7 +174,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   /** Ranks whose failure was caused by another rank's (see SECONDARY_FAILURE_WAIT_MS). */
   const secondaryFailures = new Set<number>();
 
-  const observe = new ObserveCollector(options.observe, np, options.script, options.outputFilename ?? process.cwd());
+  const observe = new ObserveCollector(options.observe, np, options.script);
   const stateRequests = new StateRequests((id) => control.broadcast({ t: 'report-state', id }));
   /** Ranks whose program is done (their finalize fence), or that exited with 0 without one. */
   const finished = new Set<number>();

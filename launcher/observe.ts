@@ -13,7 +13,7 @@ import type { ObserveOptions } from './options.js';
  * a PMI launcher (spawn/pmi-task.ts) is one rank, and rank 0 writes what the job recorded.
  */
 export function observeTwins(o: ObserveOptions): Record<string, string> {
-  return { TSMPI_PROFILE: o.profile ? '1' : '', TSMPI_TRACE: o.trace ?? '', TSMPI_COMM_MATRIX: o.matrix ?? '' };
+  return { TSMPI_PROFILE: o.profile ?? '', TSMPI_TRACE: o.trace ?? '', TSMPI_COMM_MATRIX: o.matrix ?? '' };
 }
 
 /** Bytes of recording accepted per rank (a rank cannot make tsmpirun hold more). */
@@ -25,7 +25,7 @@ export class ObserveCollector {
   readonly #bytes: number[];
   readonly #overflow = new Set<number>();
 
-  constructor(options: ObserveOptions, readonly np: number, readonly script: string, readonly reportDir: string) {
+  constructor(options: ObserveOptions, readonly np: number, readonly script: string) {
     this.#options = options;
     this.#parts = Array.from({ length: np }, () => []);
     this.#bytes = new Array<number>(np).fill(0);
@@ -34,7 +34,7 @@ export class ObserveCollector {
   /** Anything to record. */
   get active(): boolean {
     const o = this.#options;
-    return o.profile || o.trace !== undefined || o.matrix !== undefined;
+    return o.profile !== undefined || o.trace !== undefined || o.matrix !== undefined;
   }
 
   /** The ranks' observe variables: what to record, and tsmpirun's host (empty values: record nothing). */
@@ -71,7 +71,7 @@ export class ObserveCollector {
     for (const rank of this.#overflow) notes.push(`rank ${rank}'s recording exceeded ${MAX_RECORDING_BYTES} bytes: the rest was not kept`);
     const o = this.#options;
     await writeOutputs({
-      profileDir: o.profile ? this.reportDir : undefined, trace: o.trace, matrix: o.matrix, script: this.script, size: this.np, id: process.pid,
+      profileDir: o.profile, trace: o.trace, matrix: o.matrix, script: this.script, size: this.np, id: process.pid,
     }, recordings, notes, say);
   }
 }

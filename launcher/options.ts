@@ -36,7 +36,8 @@ export interface LaunchOptions {
 
 /** What the job records and where tsmpirun writes it (runtime/observe/). */
 export interface ObserveOptions {
-  profile: boolean;
+  /** The directory of the profile's full report (--output-filename's, or the working directory); undefined: no profile. */
+  profile: string | undefined;
   trace: string | undefined;
   matrix: string | undefined;
 }

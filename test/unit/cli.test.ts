@@ -68,7 +68,7 @@ describe('defaults', () => {
       hosts: undefined,
       launchAgent: undefined,
       deadlockDetection: true,
-      observe: { profile: false, trace: undefined, matrix: undefined },
+      observe: { profile: undefined, trace: undefined, matrix: undefined },
     } satisfies LaunchOptions);
   });
 
@@ -148,9 +148,12 @@ describe('--profile, --trace, --comm-matrix', () => {
   it('the environment twins act as the options; an option wins over its twin', () => {
     const twins = { TSMPI_PROFILE: '1', TSMPI_TRACE: 'env.json', TSMPI_COMM_MATRIX: 'env.svg' };
     const fromEnv = parseCommandLine(['app.ts'], cwd, twins);
-    expect(fromEnv.kind === 'run' && fromEnv.options.observe).toEqual({ profile: true, trace: join(cwd, 'env.json'), matrix: join(cwd, 'env.svg') });
+    expect(fromEnv.kind === 'run' && fromEnv.options.observe).toEqual({ profile: cwd, trace: join(cwd, 'env.json'), matrix: join(cwd, 'env.svg') });
     const both = parseCommandLine(['--trace', 'opt.json', 'app.ts'], cwd, { ...twins, TSMPI_PROFILE: '0' });
-    expect(both.kind === 'run' && both.options.observe).toEqual({ profile: false, trace: join(cwd, 'opt.json'), matrix: join(cwd, 'env.svg') });
+    expect(both.kind === 'run' && both.options.observe).toEqual({ profile: undefined, trace: join(cwd, 'opt.json'), matrix: join(cwd, 'env.svg') });
+    // The report goes to --output-filename's directory, or to the directory TSMPI_PROFILE names.
+    const dir = parseCommandLine(['app.ts'], cwd, { TSMPI_PROFILE: 'reports' });
+    expect(dir.kind === 'run' && dir.options.observe.profile).toBe(join(cwd, 'reports'));
   });
 
   it('the matrix must be an .svg file, the trace a file', () => {
@@ -447,7 +450,7 @@ describe('everything together', () => {
       ],
       launchAgent: 'rsh',
       deadlockDetection: false,
-      observe: { profile: true, trace: join(cwd, 'out', 't.json.gz'), matrix: join(cwd, 'm.svg') },
+      observe: { profile: join(cwd, 'logs'), trace: join(cwd, 'out', 't.json.gz'), matrix: join(cwd, 'm.svg') },
     } satisfies LaunchOptions);
   });
 });
