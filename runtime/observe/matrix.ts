@@ -58,12 +58,12 @@ export function matrixSvg(m: TrafficMatrix, title: string): string {
   const n = m.size;
   const cell = Math.max(6, Math.min(44, Math.floor(440 / n)));
   const labels = n <= 32, numbers = n <= 12;
-  const margin = { left: 64, top: 70 };
+  const margin = { left: 64, top: 100 };
   const panel = n * cell;
   const gap = 70;
   const legendWidth = 90;
-  const width = margin.left + 2 * panel + gap + legendWidth + 40;
-  const height = margin.top + panel + 70;
+  const width = Math.max(640, margin.left + 2 * panel + gap + legendWidth + 40);
+  const height = margin.top + Math.max(panel, 120) + 40;
   let min = Infinity, max = 0;
   for (const kind of m.bytes) for (const v of kind) if (v > 0) { min = Math.min(min, v); max = Math.max(max, v); }
   const any = max > 0;
@@ -74,10 +74,11 @@ export function matrixSvg(m: TrafficMatrix, title: string): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="${margin.left}" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>`);
-  out.push(`<text x="${margin.left}" y="40" fill="#444">bytes sent from each rank (rows) to each rank (columns); log colour scale; white: nothing sent${m.missing.length ? '; grey: no recording' : ''}</text>`);
+  out.push(`<text x="${margin.left}" y="42" fill="#444">bytes sent from each rank (rows) to each rank (columns)</text>`);
+  out.push(`<text x="${margin.left}" y="58" fill="#444">one log colour scale for both; white: nothing sent${m.missing.length ? '; grey: no recording' : ''}</text>`);
   for (let kind = 0; kind < 2; kind++) {
     const x0 = margin.left + kind * (panel + gap), y0 = margin.top;
-    out.push(`<text x="${x0 + panel / 2}" y="${y0 - 22}" text-anchor="middle" font-weight="bold">${kind === 0 ? 'program messages (user)' : 'inside collectives'}</text>`);
+    out.push(`<text x="${x0 + panel / 2}" y="${y0 - 24}" text-anchor="middle" font-weight="bold">${kind === 0 ? 'program messages (user)' : 'inside collectives'}</text>`);
     out.push(`<text x="${x0 + panel / 2}" y="${y0 - 6}" text-anchor="middle" fill="#444" font-size="11">to rank →</text>`);
     for (let from = 0; from < n; from++) {
       for (let to = 0; to < n; to++) {
