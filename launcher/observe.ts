@@ -37,10 +37,12 @@ export class ObserveCollector {
     return o.profile !== undefined || o.trace !== undefined || o.matrix !== undefined;
   }
 
-  /** The ranks' observe variables: what to record, and tsmpirun's host (empty values: record nothing). */
+  /**
+   * The ranks' observe variables when the job records: what to record, and tsmpirun's host. None
+   * otherwise (tsmpirun's environment then has no twin for the ranks to inherit either).
+   */
   rankEnv(): Record<string, string> {
-    const o = this.#options;
-    return { ...observeTwins(o), TSMPI_OBSERVE_CLOCK: this.active ? hostIdentity() : '' };
+    return this.active ? { ...observeTwins(this.#options), TSMPI_OBSERVE_CLOCK: hostIdentity() } : {};
   }
 
   /** A part of `rank`'s recording. */

@@ -68,6 +68,7 @@ export class CommObserver {
         let result: unknown;
         rec.inCall = true;
         rec.current = span;
+        rec.currentCall = call;
         try {
           result = original.apply(this, args);
         } catch (e) {
@@ -76,6 +77,7 @@ export class CommObserver {
         } finally {
           rec.inCall = false;
           rec.current = 0;
+          rec.currentCall = 0;
         }
         if (result instanceof Request) {
           void result[whenSettled]().then(() => rec.endSpan(span, call, t0, false, site));
@@ -98,7 +100,7 @@ export class CommObserver {
     const span = rec.beginSpan(call, t0, root, tag, wire.context, root, this.#comm);
     let result: Promise<R>;
     try {
-      result = run(new ObservedCallChannel(wire, label, rec, span), tag);
+      result = run(new ObservedCallChannel(wire, label, rec, span, call), tag);
     } catch (e) {
       rec.endSpan(span, call, t0, true, site);
       throw e;
@@ -124,20 +126,24 @@ async function settled<T>(p: Promise<T>, end: (failed: boolean) => void): Promis
 class ObservedCallChannel extends CallChannel {
   readonly #rec: Recorder;
   readonly #span: number;
+  readonly #call: number;
 
-  constructor(wire: CommWire, call: CallLabel, rec: Recorder, span: number) {
-    super(wire, call);
+  constructor(wire: CommWire, label: CallLabel, rec: Recorder, span: number, call: number) {
+    super(wire, label);
     this.#rec = rec;
     this.#span = span;
+    this.#call = call;
   }
 
   #within<T>(f: () => T): T {
-    const rec = this.#rec, before = rec.current;
+    const rec = this.#rec, span = rec.current, call = rec.currentCall;
     rec.current = this.#span;
+    rec.currentCall = this.#call;
     try {
       return f();
     } finally {
-      rec.current = before;
+      rec.current = span;
+      rec.currentCall = call;
     }
   }
 

@@ -85,6 +85,8 @@ export async function tsmpirunSession(
     }
   };
   if (align) await measure();
+  // The rank has joined: its application time starts now.
+  recorder.start = performance.now();
   let sent = false;
   const handOver = (): void => {
     if (sent) return;
@@ -153,6 +155,7 @@ export async function selfSession(
     }
   };
   await align();
+  recorder.start = performance.now();
   const dir = size > 1 ? partsDirectory(request, jobToken) : '';
   const partFile = (r: number): string => join(dir, `rank-${r}.rec`);
   return {

@@ -36,8 +36,11 @@ export interface ObserveSettings {
   eventCap: number;
 }
 
-/** Events per rank by default: ~56 MiB at most, reached only by long jobs with millions of messages. */
-export const DEFAULT_EVENT_CAP = 1 << 20;
+/**
+ * Events per rank by default (TSMPI_OBSERVE_EVENTS changes it): 14 MiB at most, and tsmpirun holds every
+ * rank's events at once while it writes the trace. A 4-rank diffusion2d.ts of 13 500 steps makes ~160 000.
+ */
+export const DEFAULT_EVENT_CAP = 1 << 18;
 
 /** A context no communicator uses (they use 0 … 4095): the runtime's own clock pings travel on it. */
 export const UNOBSERVED_CONTEXT = 0xffff_fff0;
@@ -111,12 +114,14 @@ export class Recorder {
   readonly rank: number;
   readonly size: number;
   readonly settings: ObserveSettings;
-  /** performance.now() when recording began (the rank joined). */
-  readonly start: number;
+  /** performance.now() when recording began: the rank has joined (env/observe.ts sets it then). */
+  start: number;
   /** performance.now() when recording ended (finalize), or NaN while it runs. */
   end = NaN;
   /** The span whose call's own code is running (0: none); set by communicators around engine calls. */
   current = 0;
+  /** That call's id (calls.ts), also when its span was not stored (the cap): message sizes go to it. */
+  currentCall = 0;
   /** A public call's own code is running: the calls it makes itself are part of it, not spans. */
   inCall = false;
   /** Calls made so far, per call id (call sites are sampled by it). */
@@ -172,8 +177,7 @@ export class Recorder {
     const cell = 2 * dest + (context & 1);
     this.matrixBytes[cell]! += bytes;
     this.matrixMessages[cell]!++;
-    const owner = this.current;
-    const call = owner === 0 ? 0 : this.callOf(owner);
+    const owner = this.current, call = this.currentCall;
     (this.sizes[call] ??= new SizeTotals()).add(bytes);
     if (this.storeEvents) this.message(EventKind.Send, owner, call, dest, bytes, index, context, tag);
   }
