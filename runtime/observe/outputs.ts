@@ -54,7 +54,9 @@ export async function writeOutputs(plan: OutputPlan, recordings: readonly (Recor
   if (plan.trace !== undefined) {
     const path = plan.trace;
     await attempt('trace', path, async () => {
-      const s = await writeTrace(path, job!, { title, ranks: plan.size, notes: all });
+      // The clock offsets measured by ranks on other hosts: [rank, [local ms, offset ms, round trip ms]…].
+      const clocks = recordings.filter((r) => r && r.meta.clock.length > 0).map((r) => [r!.meta.rank, r!.meta.clock]);
+      const s = await writeTrace(path, job!, { title, ranks: plan.size, notes: all, ...(clocks.length ? { clocks } : {}) });
       say(`tsmpi: trace ${path}: ${s.events} events, ${s.flows} messages as arrows${s.notes.length ? ` (${s.notes.length} notes inside)` : ''}; open it in ui.perfetto.dev or chrome://tracing`);
     });
   }
