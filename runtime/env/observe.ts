@@ -21,7 +21,7 @@ import type { Engine } from '../p2p/engine.js';
 import { holdLoop, releaseLoop } from '../p2p/liveness.js';
 import { measureOffset, wallNow, CLOCK_ROUNDS } from '../observe/clock.js';
 import { decodeRecording, encodeRecording, type Recording } from '../observe/format.js';
-import { writeOutputs, type OutputPlan } from '../observe/outputs.js';
+import type { OutputPlan } from '../observe/outputs.js';
 import { DEFAULT_EVENT_CAP, UNOBSERVED_CONTEXT, type ObserveSettings, type Recorder } from '../observe/recorder.js';
 import { dtypeOf } from '../wire/dtype.js';
 import { hostIdentity } from './host.js';
@@ -193,6 +193,8 @@ export async function selfSession(
         rmSync(dir, { recursive: true, force: true });
       }
       const plan: OutputPlan = { profileDir: request.profileDir, trace: request.trace, matrix: request.matrix, script, size, id: process.pid };
+      // The writers (and zlib) load only in the rank that writes.
+      const { writeOutputs } = await import('../observe/outputs.js');
       await writeOutputs(plan, recordings, notes, (text) => process.stderr.write(`${text}\n`));
     },
   };
