@@ -30,6 +30,8 @@ export type RanksMode = 'threads' | 'processes';
 export interface CommandJobOptions {
   /** Passed to tsmpirun as `--ranks`; unset, no `--ranks` is passed. */
   ranks?: RanksMode;
+  /** More options of tsmpirun itself (e.g. --profile), before -np. */
+  launcherArgs?: string[];
 }
 
 /**
@@ -73,6 +75,6 @@ export class CommandJob extends LineJob {
   constructor(np: number, program: string, env: Record<string, string> = {}, options: CommandJobOptions = {}) {
     const xs = Object.entries(env).flatMap(([k, v]) => ['-x', `${k}=${v}`]);
     const ranks = options.ranks ? ['--ranks', options.ranks] : [];
-    super(program, ...tsmpirun([...ranks, '-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]));
+    super(program, ...tsmpirun([...ranks, ...(options.launcherArgs ?? []), '-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]));
   }
 }

@@ -21,7 +21,7 @@ import { KiB, MiB, P2P_SIZES, log, median, now, sizeLabel, streamWindow } from '
 import type { P2pCommand } from './ranks/p2p.js';
 import type { CollCommand } from './ranks/coll.js';
 
-const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'launch', 'auc', 'openmpi', 'algorithms'] as const;
+const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'observe', 'launch', 'auc', 'openmpi', 'algorithms'] as const;
 type Group = (typeof GROUPS)[number];
 /** What runs without --only: everything but `algorithms`, which checks select.ts rather than measuring us. */
 const DEFAULT_GROUPS = GROUPS.filter((g) => g !== 'algorithms');
@@ -258,6 +258,36 @@ async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job
     record(r, size, 'floor', f);
     log(`  p2p object { Float64Array 16 MiB }: ours ${fmt(r.ours.at(-1)!, r.metric)}, floor ${fmt(r.floor.at(-1)!, r.metric)}`);
     if (receivers) await receiverFloorRow('bandwidth send/recv { Float64Array }, floor allocates each message', 'allocating', size, r.ours.at(-1)!, receivers.allocating);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The cost of --profile and --trace: the same ping-pong in a job that records, against one that does
+// not, measured back to back. Targets from the issue: --profile within 10% at 8 B and 1% at 1 MiB,
+// --trace within 25% at 8 B.
+
+/** Observed jobs of the observe group: the tsmpirun options and the targets at 8 B and 1 MiB. */
+const OBSERVED: [string, Target, Target | undefined][] = [
+  ['--profile', { op: '<=', value: 1.10, on: 'ratio' }, { op: '>=', value: 0.99, on: 'ratio' }],
+  ['--trace', { op: '<=', value: 1.25, on: 'ratio' }, undefined],
+];
+/** Events a rank of the observe group may record: more than a full run makes, so the cap never makes recording cheaper. */
+const OBSERVE_EVENTS = String(1 << 22);
+
+async function observeGroup(rep: number, plain: CommandJob, observed: CommandJob[]): Promise<void> {
+  const budget = opts.budget;
+  for (const size of [8, MiB]) {
+    for (const [k, [option, target8, target1m]] of OBSERVED.entries()) {
+      const bandwidth = size >= MiB;
+      const r = row('observe', `${bandwidth ? 'bandwidth' : 'latency'} Send/Recv ${option}`, size, bandwidth ? 'bandwidth' : 'latency',
+        'without it', bandwidth ? target1m : target8);
+      let plainTime = 0;
+      await interleaved(rep,
+        async () => { plainTime = (await plain.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration; },
+        async () => { record(r, size, 'ours', (await observed[k]!.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration); });
+      record(r, size, 'floor', plainTime);
+      log(`  observe Send/Recv ${option} ${sizeLabel(size)}: with ${fmt(r.ours.at(-1)!, r.metric)}, without ${fmt(r.floor.at(-1)!, r.metric)}`);
+    }
   }
 }
 
@@ -778,7 +808,12 @@ async function main(): Promise<void> {
     const receiverFloors: ReceiverFloors | undefined = has('p2p') && sizes.some((s) => s >= MiB)
       ? { delivering: await FloorPair.start('unix', 'deliver'), allocating: await FloorPair.start('unix', 'fresh') }
       : undefined;
-    const p2pJob = has('p2p') || has('stream') ? new CommandJob(2, 'p2p') : undefined;
+    const p2pJob = has('p2p') || has('stream') || has('observe') ? new CommandJob(2, 'p2p') : undefined;
+    // The recording jobs write their outputs into the bench's temporary directory when they end.
+    const observedJobs = has('observe')
+      ? [new CommandJob(2, 'p2p', { TSMPI_OBSERVE_EVENTS: OBSERVE_EVENTS }, { launcherArgs: ['--profile', '--output-filename', join(tmp, 'profile')] }),
+        new CommandJob(2, 'p2p', { TSMPI_OBSERVE_EVENTS: OBSERVE_EVENTS }, { launcherArgs: ['--trace', join(tmp, 'trace.json')] })]
+      : [];
     const tcpJob = has('tcp') ? new CommandJob(2, 'p2p', { TSMPI_TRANSPORT: 'tcp' }) : undefined;
     const coll2 = has('coll') ? new CommandJob(2, 'coll') : undefined;
     const coll4 = has('coll') ? new CommandJob(4, 'coll') : undefined;
@@ -795,7 +830,7 @@ async function main(): Promise<void> {
     // Warm-up, not recorded: the first measurements of fresh processes run cold code.
     const floors = [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating];
     for (const f of floors) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
-    for (const j of [p2pJob, tcpJob]) {
+    for (const j of [p2pJob, tcpJob, ...observedJobs]) {
       if (!j) continue;
       for (const kind of ['typed', 'object', 'stream'] as const) await j.run({ kind, size: 8, window: 4, budget: 0.05 } satisfies P2pCommand);
       await j.run({ kind: 'typed', size: MiB, window: 1, budget: 0.05 } satisfies P2pCommand);
@@ -819,6 +854,7 @@ async function main(): Promise<void> {
       if (has('p2p')) await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!, receiverFloors);
       if (has('stream')) await streamGroup(rep, unixFloor!, p2pJob!);
       if (has('tcp')) await p2pGroup(rep, 'tcp', tcpFloor!, tcpJob!);
+      if (has('observe')) await observeGroup(rep, p2pJob!, observedJobs);
       if (has('coll')) {
         await collGroup(rep, 2, unixFloor!, coll2!);
         await collGroup(rep, 4, unixFloor!, coll4!);
@@ -828,7 +864,7 @@ async function main(): Promise<void> {
       if (openmpiJobs) await openmpiGroup(rep, openmpiJobs);
     }
     if (has('algorithms')) await algorithmsGroup();
-    await Promise.all([p2pJob, tcpJob, coll2, coll4].map((j) => j?.close()));
+    await Promise.all([p2pJob, tcpJob, coll2, coll4, ...observedJobs].map((j) => j?.close()));
     if (openmpiJobs) await closeOpenMpiJobs(openmpiJobs);
     for (const f of floors) f?.close();
   } finally {

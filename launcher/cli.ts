@@ -68,6 +68,9 @@ const OPTIONS = {
     valueName: 'threads|processes',
     help: 'ranks on one host as threads of one process sharing memory, or one process each (default: processes; env TSMPI_RANKS)',
   },
+  profile: { help: 'an mpiP-style summary at job end (full report in the output directory)' },
+  trace: { valueName: 'FILE', help: 'a Chrome/Perfetto trace-event JSON (.json.gz: compressed), arrows from sends to receives' },
+  'comm-matrix': { valueName: 'FILE.svg', help: 'bytes between every pair of ranks, as a heat map and FILE.csv' },
   version: { help: 'print the version and exit' },
   help: { short: 'h', help: 'print this help and exit' },
 } as const satisfies Record<string, OptionSpec>;
@@ -121,6 +124,11 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
   const launchAgent = lastStringValue(parsed, 'launch-agent');
   if (outputFilename === '') throw new UsageError('--output-filename needs a directory');
   if (launchAgent === '') throw new UsageError('--launch-agent needs a command');
+  // The environment twins (TSMPI_PROFILE, TSMPI_TRACE, TSMPI_COMM_MATRIX) act as the options.
+  const trace = lastStringValue(parsed, 'trace') ?? (environment.TSMPI_TRACE || undefined);
+  const matrix = lastStringValue(parsed, 'comm-matrix') ?? (environment.TSMPI_COMM_MATRIX || undefined);
+  if (trace === '') throw new UsageError('--trace needs a file');
+  if (matrix !== undefined && !/\.svg$/i.test(matrix)) throw new UsageError(`--comm-matrix needs a file name ending in .svg, got '${matrix}'`);
 
   const options: LaunchOptions = {
     np: parseRankCount(lastStringValue(parsed, 'np')),
@@ -137,6 +145,11 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
     launchAgent,
     deadlockDetection: parsed['deadlock-detection'] !== false,
     ranks: parseRankMode(lastStringValue(parsed, 'ranks') ?? environment.TSMPI_RANKS),
+    observe: {
+      profile: profileDirectory(parsed.profile === true, environment.TSMPI_PROFILE, outputFilename, cwd),
+      trace: trace === undefined ? undefined : resolve(cwd, trace),
+      matrix: matrix === undefined ? undefined : resolve(cwd, matrix),
+    },
   };
   return { kind: 'run', options };
 }
@@ -299,6 +312,17 @@ function checkScript(script: string | undefined, cwd: string): string {
     );
   }
   return scriptPath;
+}
+
+/**
+ * Where --profile (or TSMPI_PROFILE=1) writes its full report: --output-filename's directory, else the
+ * working directory; TSMPI_PROFILE=DIR names one. undefined: no profile.
+ */
+function profileDirectory(option: boolean, twin: string | undefined, outputFilename: string | undefined, cwd: string): string | undefined {
+  const fromTwin = twin !== undefined && twin !== '' && twin !== '0';
+  if (!option && !fromTwin) return undefined;
+  if (!option && twin !== '1') return resolve(cwd, twin!);
+  return outputFilename === undefined ? cwd : resolve(cwd, outputFilename);
 }
 
 // POSIX portable names; anything else would not survive every shell and spawn path on the way to a rank.

@@ -13,6 +13,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ControlServer } from './control/server.js';
+import { ObserveCollector } from './observe.js';
 import type { LaunchOptions } from './options.js';
 import { AddressError, chooseLauncherAddress, isLocalHost, placeRanks, totalSlots } from './hosts.js';
 import { bootstrapBytes, type AgentHeader } from './spawn/agent-protocol.js';
@@ -174,6 +175,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   /** Ranks whose failure was caused by another rank's (see SECONDARY_FAILURE_WAIT_MS). */
   const secondaryFailures = new Set<number>();
 
+  const observe = new ObserveCollector(options.observe, np, options.script);
   const stateRequests = new StateRequests((id) => control.broadcast({ t: 'report-state', id }));
   /** Ranks whose program is done (their finalize fence), or that exited with 0 without one. */
   const finished = new Set<number>();
@@ -196,6 +198,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
     },
     onState: (rank, id, state) => stateRequests.answered(rank, id, state),
     onDisconnected: (rank) => stateRequests.disconnected(rank),
+    onObserve: (rank, part) => observe.add(rank, part),
   });
 
   function notifyPeerLost(rank: number, reason: string): void {
@@ -219,6 +222,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
     TSMPI_SCRIPT: options.script,
     ...transportEnv,
     ...(plan.tcp ? { TSMPI_TCP_HOST: plan.address } : {}),
+    ...observe.rankEnv(),
   };
   // A tsmpirun started inside a PMI task: its ranks join through tsmpirun, not through that PMI job.
   for (const name of Object.keys(env)) if (name.startsWith('PMI_')) delete env[name];
@@ -242,6 +246,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
       TSMPI_SIZE: String(np),
       TSMPI_SCRIPT: options.script,
       ...transportEnv,
+      ...observe.rankEnv(),
     },
     nodeArgs: options.nodeArgs,
     scriptArgs: options.scriptArgs,
@@ -399,5 +404,6 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   process.stdin.unpipe();
   process.stdin.destroy();
   control.close();
+  await observe.write(supervisor.exitStatus, say);
   return supervisor.exitStatus;
 }

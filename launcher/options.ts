@@ -35,6 +35,16 @@ export interface LaunchOptions {
    * processes of their own talking through sockets (`--ranks`, or TSMPI_RANKS).
    */
   ranks: RankMode;
+  /** `--profile`, `--trace FILE`, `--comm-matrix FILE.svg` (or TSMPI_PROFILE, TSMPI_TRACE, TSMPI_COMM_MATRIX): absolute paths. */
+  observe: ObserveOptions;
+}
+
+/** What the job records and where tsmpirun writes it (runtime/observe/). */
+export interface ObserveOptions {
+  /** The directory of the profile's full report (--output-filename's, or the working directory); undefined: no profile. */
+  profile: string | undefined;
+  trace: string | undefined;
+  matrix: string | undefined;
 }
 
 export type RankMode = 'threads' | 'processes';

@@ -38,6 +38,6 @@ export async function joinWorld(): Promise<World> {
   return {
     COMM_WORLD: new Comm({ shared, context: 0, members: worldMembers, name: 'COMM_WORLD' }),
     COMM_SELF: new Comm({ shared, context: 2, members: Int32Array.of(joined.engine.rank), name: 'COMM_SELF' }),
-    finalize: installFinalize(joined.engine, joined.control),
+    finalize: installFinalize(joined.engine, joined.control, joined.observe),
   };
 }

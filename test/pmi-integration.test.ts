@@ -17,11 +17,13 @@
 // saying so rather than being skipped. No process started here outlives the file: afterAll stops Slurm
 // (unless another test file still holds it, see slurm.sh) and kills any stray driver by PID.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun as describeJob, leftBehind, runWithTmp, sortedLines, type RunResult as JobRun } from './infra/cluster.js';
+import { checkTraceFile } from './helpers/trace-check.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DRIVER = join(REPO, 'test', 'fixtures', 'pmi', 'driver.mjs');
@@ -192,6 +194,30 @@ function killStrayDrivers(): number[] {
   return pids;
 }
 
+/**
+ * A job whose ranks record (the --trace, --comm-matrix and --profile outputs, or their TSMPI_* twins)
+ * runs in a directory of its own: rank 0 writes the outputs there after the fence, from every rank's
+ * recording, and removes the directory of recordings.
+ */
+async function observedPmiJob(what: string, run: (dir: string) => Promise<JobRun>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmpi-observe-pmi-'));
+  try {
+    const r = await run(dir);
+    expect(r.code, describeJob(what, r)).toBe(0);
+    const check = checkTraceFile(join(dir, 'trace.json'));
+    expect(check.problems, describeJob(what, r)).toEqual([]);
+    for (let rank = 0; rank < 4; rank++) expect(check.processNames.get(rank + 1)).toBe(`rank ${rank}`);
+    const rows = readFileSync(join(dir, 'matrix.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    expect(check.arrows.length).toBe(rows.reduce((n, row) => n + Number(row[3]), 0));
+    expect(check.arrows.length).toBeGreaterThan(0);
+    const files = readdirSync(dir);
+    expect(files.some((f) => f.endsWith('.tsmpi-profile.txt')), files.join(' ')).toBe(true);
+    expect(files.filter((f) => f.startsWith('.tsmpi-observe-')), 'the recordings directory is removed').toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Checks the four ranks' lines: each rank once, every other rank's value read back. */
 function expectExchange(r: RunResult, dialect: 'pmi1' | 'pmi2'): void {
   expect(r.status, describeRun(r)).toBe(0);
@@ -256,6 +282,15 @@ describe('srun --mpi=pmi2 on a single-node Slurm', () => {
     const r = await srunJob('srun tsmpirun ring', [LAUNCHER, RING]);
     expect(r.code, describeJob('srun ring', r)).toBe(0);
     expect(sortedLines(r.stdout, /^I am rank/), describeJob('srun ring', r)).toEqual(RING_LINES);
+  });
+
+  it('records a job: srun --mpi=pmi2 -n 4 tsmpirun --trace --comm-matrix --profile, and env TSMPI_* node plain.mjs', async () => {
+    await observedPmiJob('srun tsmpirun observe', (dir) => srunJob('srun tsmpirun observe', [
+      LAUNCHER, '--trace', join(dir, 'trace.json'), '--comm-matrix', join(dir, 'matrix.svg'), '--profile', '--output-filename', dir, RING,
+    ]));
+    await observedPmiJob('srun env node observe', (dir) => srunJob('srun env node observe', [
+      'env', `TSMPI_TRACE=${join(dir, 'trace.json')}`, `TSMPI_COMM_MATRIX=${join(dir, 'matrix.svg')}`, `TSMPI_PROFILE=${dir}`, process.execPath, PLAIN,
+    ]));
   });
 
   it('runs a plain node program importing tsmpi: srun --mpi=pmi2 -n 4 node plain.mjs', async () => {
@@ -326,6 +361,12 @@ describe('mpiexec.hydra inside unshare --net', () => {
     const r = await hydraJob('hydra tsmpirun ring', [LAUNCHER, RING]);
     expect(r.code, describeJob('hydra ring', r)).toBe(0);
     expect(sortedLines(r.stdout, /^I am rank/), describeJob('hydra ring', r)).toEqual(RING_LINES);
+  });
+
+  it('records a job: mpiexec.hydra -n 4 tsmpirun --trace --comm-matrix --profile', async () => {
+    await observedPmiJob('hydra tsmpirun observe', (dir) => hydraJob('hydra tsmpirun observe', [
+      LAUNCHER, '--trace', join(dir, 'trace.json'), '--comm-matrix', join(dir, 'matrix.svg'), '--profile', '--output-filename', dir, RING,
+    ]));
   });
 
   it('a failing rank ends the job with its exit code (3)', async () => {

@@ -9,6 +9,7 @@ import {
   MAX_CONTROL_BYTES, checkControlProof, decodeToLauncher, encodeControl,
   type RankState, type ToLauncher, type ToRank,
 } from '../../runtime/control/messages.js';
+import { wallNow } from '../../runtime/observe/clock.js';
 
 /** A connection that has not proved the secret by then is dropped. */
 const REGISTRATION_TIMEOUT_MS = 10_000;
@@ -19,6 +20,8 @@ export interface ControlServerEvents {
   /** `rank`'s program is done; `told`: the peers it sent a FIN frame. */
   onFinished(rank: number, told: number[]): void;
   onState(rank: number, id: number, state: RankState): void;
+  /** A part of `rank`'s recording (--profile, --trace, --comm-matrix), in the order sent. */
+  onObserve(rank: number, part: Uint8Array): void;
   onDisconnected(rank: number): void;
 }
 
@@ -98,6 +101,12 @@ export class ControlServer {
           return;
         case 'state':
           this.events.onState(rank, m.id, m);
+          return;
+        case 'observe':
+          this.events.onObserve(rank, m.part);
+          return;
+        case 'clock':
+          ws.send(encodeControl({ t: 'clock', id: m.id, time: wallNow() }));
           return;
       }
     });

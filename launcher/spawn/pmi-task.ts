@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import type { LaunchOptions } from '../options.js';
 import { ScriptCompileError, bundleScript } from '../transform.js';
 import { importModule } from '../import-module.js';
+import { observeTwins } from '../observe.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 
@@ -68,7 +69,7 @@ export async function runAsPmiTask(options: LaunchOptions, say: (line: string) =
 }
 
 async function runInProcess(options: LaunchOptions, dir: string, bundle: string, say: (line: string) => void): Promise<number> {
-  Object.assign(process.env, options.env, { TSMPI_SCRIPT: options.script, TSMPI_BUNDLE_DIR: dir });
+  Object.assign(process.env, options.env, observeTwins(options.observe), { TSMPI_SCRIPT: options.script, TSMPI_BUNDLE_DIR: dir });
   process.argv = [process.argv[0]!, options.script, ...options.scriptArgs];
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   process.exitCode = 0;
@@ -100,7 +101,7 @@ async function runAsChild(options: LaunchOptions, dir: string, bundle: string, s
       while (stdio.length < fd) stdio.push('ignore');
       stdio.push(fd);
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, TSMPI_SCRIPT: options.script, TSMPI_BUNDLE_DIR: dir };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, ...observeTwins(options.observe), TSMPI_SCRIPT: options.script, TSMPI_BUNDLE_DIR: dir };
     const child = existsSync(SETPRIV)
       ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, ...nodeArgv], { stdio, env })
       : spawn(process.execPath, nodeArgv, { stdio, env });

@@ -9,6 +9,7 @@ import { MAX, MIN, SUM, type OpLike } from '../coll/ops.js';
 import type { CartComm } from './cart.js';
 import { CallChannel, type CommWire } from './call-channel.js';
 import { ContextIds } from './context-ids.js';
+import { CommObserver } from './observed.js';
 import { checkSplitArgs, planSplit } from './split-plan.js';
 import type { Engine, RankMap } from '../p2p/engine.js';
 import { Request } from '../p2p/request.js';
@@ -82,6 +83,8 @@ export class Comm {
   readonly #wire: CommWire;
   /** Collective calls in progress: free() lets them finish before the context is given up. */
   readonly #running = new Set<Promise<unknown>>();
+  /** Spans of this communicator's calls when the rank records them (--profile, --trace); else undefined. */
+  readonly #observer: CommObserver | undefined;
   /** @internal */ readonly shared: CommShared;
 
   /** @internal Communicators are made by the runtime (COMM_WORLD, dup, split, createCart). */
@@ -107,6 +110,11 @@ export class Comm {
     this.engine.openContext(this.context, this.#name, init.members, false);
     this.engine.openContext(this.context + 1, this.#name, init.members, true, this.#collTag);
     this.#wire = { engine: this.engine, members: init.members, ranks: this.#ranks, context: this.context + 1, rank: me, size: this.size };
+    const rec = this.engine.recorder;
+    if (rec !== undefined && (rec.settings.profile || rec.settings.trace)) {
+      this.#observer = new CommObserver(rec, this.context, this.#name);
+      this.#observer.instrument(this, Comm.prototype as unknown as Parameters<CommObserver['instrument']>[1]);
+    }
   }
 
   get name(): string {
@@ -435,7 +443,10 @@ export class Comm {
       const active = { op: name, context: this.context + 1, root, tag, since: Date.now() };
       const set = this.engine.activeCollectives;
       set.add(active);
-      const call = run(new CallChannel(this.#wire, callLabel(name, root)), tag);
+      const label = callLabel(name, root);
+      const call = this.#observer
+        ? this.#observer.collective(name, root, tag, this.#wire, label, run)
+        : run(new CallChannel(this.#wire, label), tag);
       this.#running.add(call);
       return call.finally(() => {
         set.delete(active);

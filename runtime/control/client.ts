@@ -24,6 +24,9 @@ export class ControlClient {
   private closing = false;
   /** Set while this rank waits in its finalize fence: called when every rank is done. */
   private allFinished: (() => void) | undefined;
+  /** Clock pings waiting for tsmpirun's answer, by id. */
+  private readonly clockPings = new Map<number, (time: number) => void>();
+  private nextClockPing = 0;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -72,6 +75,10 @@ export class ControlClient {
           case 'report-state':
             client.send({ t: 'state', id: m.id, ...events.reportState() });
             return;
+          case 'clock':
+            client.clockPings.get(m.id)?.(m.time);
+            client.clockPings.delete(m.id);
+            return;
         }
       });
       ws.on('error', (e) => {
@@ -96,6 +103,15 @@ export class ControlClient {
     return new Promise((resolve) => {
       this.allFinished = resolve;
       this.send({ t: 'finished', told });
+    });
+  }
+
+  /** Resolves with tsmpirun's clock (ms since the epoch), for clock alignment (observe/clock.ts). */
+  clockPing(): Promise<number> {
+    const id = this.nextClockPing++ & 0x7fffffff;
+    return new Promise((resolve) => {
+      this.clockPings.set(id, resolve);
+      this.send({ t: 'clock', id });
     });
   }
 

@@ -30,7 +30,9 @@ export type ToRank =
   | { t: 'all-finished' }
   /** World rank `rank` is in the same collective call (`ctx`, `tag`) with another call or root: fail it as a mismatch. */
   | { t: 'call-conflict'; ctx: number; tag: number; rank: number; op: string; root: number }
-  | { t: 'report-state'; id: number };
+  | { t: 'report-state'; id: number }
+  /** The answer to a rank's clock ping: tsmpirun's clock (ms since the epoch, observe/clock.ts wallNow). */
+  | { t: 'clock'; id: number; time: number };
 
 /** A rank's answer to 'report-state': what it waits for, and whether anything else could wake it. */
 export interface RankState {
@@ -55,7 +57,14 @@ export type ToLauncher =
   | { t: 'abort'; code: number; message: string }
   /** The program is done (finalize); `told`: the peers that got a FIN frame from this rank. */
   | { t: 'finished'; told: number[] }
-  | ({ t: 'state'; id: number } & RankState);
+  | ({ t: 'state'; id: number } & RankState)
+  /** A part of this rank's recording (--profile, --trace, --comm-matrix; runtime/observe/format.ts), in order. */
+  | { t: 'observe'; part: Uint8Array }
+  /** Asks for tsmpirun's clock (clock alignment of ranks on other hosts). */
+  | { t: 'clock'; id: number };
+
+/** Largest part of a recording a control message carries (observe/format.ts PART_BYTES fits). */
+export const MAX_OBSERVE_PART_BYTES = MAX_CONTROL_BYTES - 1024;
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -115,6 +124,12 @@ export function decodeToLauncher(data: Uint8Array): ToLauncher {
     case 'finished':
       if (!Array.isArray(m.told) || !m.told.every((r) => isInt(r, 0, 2 ** 31))) fail('finished');
       return { t: 'finished', told: m.told as number[] };
+    case 'observe':
+      if (!isBytes(m.part) || m.part.length < 1 || m.part.length > MAX_OBSERVE_PART_BYTES) fail('observe');
+      return { t: 'observe', part: m.part };
+    case 'clock':
+      if (!isInt(m.id, 0, 2 ** 31)) fail('clock');
+      return { t: 'clock', id: m.id };
     case 'state':
       if (!isInt(m.id, 0, 2 ** 31) || typeof m.blocked !== 'boolean' || typeof m.finished !== 'boolean' || !isInt(m.framesOut, 0, Number.MAX_SAFE_INTEGER)
         || !isInt(m.framesIn, 0, Number.MAX_SAFE_INTEGER) || !isInt(m.bytesIn, 0, Number.MAX_SAFE_INTEGER)
@@ -152,6 +167,9 @@ export function decodeToRank(data: Uint8Array): ToRank {
     case 'report-state':
       if (!isInt(m.id, 0, 2 ** 31)) fail('report-state');
       return { t: 'report-state', id: m.id };
+    case 'clock':
+      if (!isInt(m.id, 0, 2 ** 31) || typeof m.time !== 'number' || !Number.isFinite(m.time)) fail('clock');
+      return { t: 'clock', id: m.id, time: m.time };
     default:
       return fail(`unknown kind ${JSON.stringify(String(m.t)).slice(0, 40)}`);
   }

@@ -15,6 +15,9 @@ import { installFailureHandlers } from './failure.js';
 import { rankState } from './activity.js';
 import type { JobControl } from './join-pmi.js';
 import { becomeRankThread, rankStderrFd, threadRank } from './thread-rank.js';
+import { Recorder } from '../observe/recorder.js';
+import { hostIdentity } from './host.js';
+import { readObserveRequest, selfSession, tsmpirunSession, type ObserveSession } from './observe.js';
 
 /** Announced messages larger than this are refused (a peer cannot make us allocate more). */
 const MAX_MESSAGE_BYTES = 2 ** 40;
@@ -25,6 +28,8 @@ export interface JoinedRank {
   /** tsmpirun's control client, or the PMI launcher's; undefined for a job of one rank. */
   readonly control: JobControl | undefined;
   readonly config: RuntimeConfig;
+  /** Where this rank's recording goes at its fence (--profile, --trace, --comm-matrix); undefined when off. */
+  readonly observe?: ObserveSession | undefined;
 }
 
 export async function bootstrap(): Promise<JoinedRank> {
@@ -37,8 +42,11 @@ export async function bootstrap(): Promise<JoinedRank> {
   if (config.control !== undefined) return joinTsmpirunJob(config);
   if (process.env.PMI_FD || process.env.PMI_PORT) return joinPmiLauncherJob(config);
   warnIfSrunWithoutPmi();
-  const engine = new Engine({ rank: 0, size: 1, secret: new Uint8Array(0), eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES });
-  return { engine, control: undefined, config };
+  const request = readObserveRequest();
+  const recorder = request && new Recorder(0, 1, request.settings);
+  const engine = new Engine({ rank: 0, size: 1, secret: new Uint8Array(0), eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES, recorder });
+  const observe = recorder && await selfSession(recorder, request!, engine, [hostIdentity()], 'single', config.script ?? process.argv[1] ?? 'program');
+  return { engine, control: undefined, config, observe };
 }
 
 function readSecret(fd: number | undefined): Buffer {
@@ -64,8 +72,10 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   const secret = thread ? Buffer.from(thread.secret) : readSecret(config.secretFd);
   // Rank threads share memory, unless TSMPI_TRANSPORT=tcp asks for TCP between all ranks.
   const shared = thread && !(config.transportGiven && config.transport === 'tcp') ? thread : undefined;
+  const request = readObserveRequest();
+  const recorder = request && new Recorder(rank, size, request.settings);
   const engine = new Engine({
-    rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES,
+    rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES, recorder,
     ...(shared ? { shm: { arena: shared.arena, spin: shared.spin, hostPort: shared.hostPort } } : {}),
   });
   let control: ControlClient | undefined;
@@ -89,7 +99,8 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   });
   control = joined.client;
   engine.setPeerAddresses(joined.addresses);
-  return { engine, control, config };
+  const observe = recorder && await tsmpirunSession(recorder, request!, joined.client);
+  return { engine, control, config, observe };
 }
 
 async function joinPmiLauncherJob(config: RuntimeConfig): Promise<JoinedRank> {
@@ -108,11 +119,14 @@ async function joinPmiLauncherJob(config: RuntimeConfig): Promise<JoinedRank> {
     throw e;
   }
   const hints = readPmiHints(process.env, pmi.size);
+  const request = readObserveRequest();
+  const recorder = request && new Recorder(pmi.rank, pmi.size, request.settings);
   // The PMI descriptor and ids are this process's alone: a child (a worker the program starts, a nested
   // job) must not take them for its own.
   for (const key of Object.keys(process.env)) if (key.startsWith('PMI_')) delete process.env[key];
-  const { engine, control } = await joinPmiJob(config, pmi, hints, { eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES });
-  return { engine, control, config };
+  const { engine, control, hosts, jobToken } = await joinPmiJob(config, pmi, hints, { eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES, recorder });
+  const observe = recorder && await selfSession(recorder, request!, engine, hosts, jobToken, config.script ?? process.argv[1] ?? 'program');
+  return { engine, control, config, observe };
 }
 
 /** `srun -n 4 node prog.js` without PMI starts four jobs of one rank each: almost always a mistake. */

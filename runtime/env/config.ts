@@ -46,6 +46,9 @@ export function restoreUserExtraCaCerts(): void {
 const KNOWN = new Set([
   'TSMPI_CONTROL', 'TSMPI_RANK', 'TSMPI_SIZE', 'TSMPI_SECRET_FD', 'TSMPI_JOB_DIR', 'TSMPI_TRANSPORT',
   'TSMPI_TCP_HOST', 'TSMPI_EAGER_LIMIT', 'TSMPI_SCRIPT', 'TSMPI_PMI', 'TSMPI_RANKS',
+  // --profile, --trace FILE, --comm-matrix FILE.svg and the event cap per rank (env/observe.ts reads
+  // them); TSMPI_OBSERVE_CLOCK is set by tsmpirun: its host, whose clock the recordings are aligned to.
+  'TSMPI_PROFILE', 'TSMPI_TRACE', 'TSMPI_COMM_MATRIX', 'TSMPI_OBSERVE_EVENTS', 'TSMPI_OBSERVE_CLOCK',
   // Read by tsmpirun (the address its control server and local ranks use when ranks run on other
   // hosts); ranks inherit tsmpirun's environment, so it must be accepted here too.
   'TSMPI_LAUNCHER_ADDRESS',

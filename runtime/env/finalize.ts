@@ -8,21 +8,26 @@
 import type { Engine } from '../p2p/engine.js';
 import { holdLoop, releaseLoop } from '../p2p/liveness.js';
 import type { JobControl } from './join-pmi.js';
+import type { ObserveSession } from './observe.js';
 
 /** Installs the implicit finalize and returns the explicit one (both run the same fence once). */
-export function installFinalize(engine: Engine, control: JobControl | undefined): () => Promise<void> {
+export function installFinalize(engine: Engine, control: JobControl | undefined, observe?: ObserveSession): () => Promise<void> {
   let finalizing: Promise<void> | undefined;
-  const finalize = (): Promise<void> => (finalizing ??= fence(engine, control));
+  const finalize = (): Promise<void> => (finalizing ??= fence(engine, control, observe));
   process.once('beforeExit', () => void finalize());
   return finalize;
 }
 
-async function fence(engine: Engine, control: JobControl | undefined): Promise<void> {
+async function fence(engine: Engine, control: JobControl | undefined, observe: ObserveSession | undefined): Promise<void> {
   // The fence is work in its own right: the process stays up until it is over.
   holdLoop();
   try {
+    // A recording ends with the program, and travels before the fence (env/observe.ts).
+    await observe?.stop();
     const told = await engine.finish();
+    observe?.handOver();
     await control?.finished(told);
+    await observe?.afterFence();
   } finally {
     engine.close();
     control?.close();

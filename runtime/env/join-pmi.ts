@@ -14,15 +14,17 @@
 // and by TCP otherwise. Aborts go to the PMI launcher (Hydra ends the job with the code; srun kills the
 // step, exit status 137); a rank exiting non-zero aborts the job likewise; a rank that ends normally
 // finalizes PMI.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isTsmpiError, tsmpiError } from '../errors.js';
 import { Engine } from '../p2p/engine.js';
+import type { Recorder } from '../observe/recorder.js';
 import { isLoopback, localAddresses, localAddressToward } from '../transport/addresses.js';
 import type { RuntimeConfig } from './config.js';
+import { hostIdentity } from './host.js';
 import { installFailureHandlers } from './failure.js';
 import type { PmiClient } from './pmi.js';
 
@@ -79,25 +81,6 @@ export function readPmiHints(env: NodeJS.ProcessEnv, size?: number): PmiHints {
 }
 
 /**
- * Ranks with the same identity reach each other by Unix socket: same host name, same kernel (boot id)
- * and, since the sockets are abstract ones (below), the same network namespace.
- */
-function hostIdentity(): string {
-  let boot = '';
-  let netns = '';
-  try {
-    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
-    netns = readlinkSync('/proc/self/ns/net');
-  } catch {
-    // not Linux: the host name alone
-  }
-  return `${hostname()}/${boot}/${netns}`;
-}
-
-
-
-
-/**
  * The address this rank's TCP listener binds to and publishes: TSMPI_TCP_HOST when set; else the
  * interface toward the launcher's host; else the address of this host's name; else the first
  * non-loopback IPv4 address; else loopback (a job on one host). Never 0.0.0.0.
@@ -144,15 +127,15 @@ function exitCodeForPmi(code: number): number {
 }
 
 export async function joinPmiJob(
-  config: RuntimeConfig, pmi: PmiClient, hints: PmiHints, limits: { eagerLimit: number; maxMessageBytes: number },
-): Promise<{ engine: Engine; control: JobControl }> {
+  config: RuntimeConfig, pmi: PmiClient, hints: PmiHints, limits: { eagerLimit: number; maxMessageBytes: number; recorder?: Recorder | undefined },
+): Promise<{ engine: Engine; control: JobControl; hosts: string[]; jobToken: string }> {
   const { rank, size } = pmi;
   // Ranks other than 0 hold a random placeholder until the fence delivers rank 0's secret.
   const secret = randomBytes(SECRET_BYTES);
   // Settled when the real secret is in place; a rank that never gets it fails the join and exits.
   let secretSet: (() => void) | undefined;
   const secretReady = rank === 0 ? undefined : new Promise<void>((resolve) => { secretSet = resolve; });
-  const engine = new Engine({ rank, size, secret, secretReady, eagerLimit: limits.eagerLimit, maxMessageBytes: limits.maxMessageBytes });
+  const engine = new Engine({ rank, size, secret, secretReady, eagerLimit: limits.eagerLimit, maxMessageBytes: limits.maxMessageBytes, recorder: limits.recorder });
 
   let finalizing: Promise<void> | undefined;
   const finalizeOnce = (): Promise<void> => (finalizing ??= pmi.finalize().catch(() => undefined));
@@ -195,7 +178,7 @@ export async function joinPmiJob(
     if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   });
 
-  if (size === 1) return { engine, control };
+  if (size === 1) return { engine, control, hosts: [hostIdentity()], jobToken: secret.toString('hex').slice(0, 16) };
 
   const forceTcp = config.transportGiven && config.transport === 'tcp';
   const forceUnix = config.transportGiven && config.transport === 'unix';
@@ -230,9 +213,11 @@ export async function joinPmiJob(
     secretSet?.();
   }
   const addresses: string[] = new Array(size).fill('');
+  const hosts: string[] = new Array(size).fill(card.h);
   for (let peer = 0; peer < size; peer++) {
     if (peer === rank) continue;
     const theirs = parseCard(peer, await pmi.get(addressKey(peer), peer));
+    hosts[peer] = theirs.h;
     const sameHost = theirs.h === card.h;
     const address = theirs.u !== undefined && sameHost && !forceTcp ? theirs.u : theirs.t;
     if (address === undefined) {
@@ -241,5 +226,7 @@ export async function joinPmiJob(
     addresses[peer] = address;
   }
   engine.setPeerAddresses(addresses);
-  return { engine, control };
+  // A name every rank of the job shares and no other job has (for the directory of recordings, env/observe.ts).
+  const jobToken = createHash('sha256').update('tsmpi-job').update(secret).digest('hex').slice(0, 16);
+  return { engine, control, hosts, jobToken };
 }

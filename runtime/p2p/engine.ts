@@ -23,6 +23,7 @@
 // Messages to oneself take the same matching path without a socket.
 // Ranks here are world ranks; communicators translate (see comm/).
 import type { MessagePort } from 'node:worker_threads';
+import type { Recorder } from '../observe/recorder.js';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL } from '../constants.js';
 import { markRelayed, tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
 import { ContextQueues, matches, type Envelope, type Pattern } from '../match/queues.js';
@@ -54,6 +55,8 @@ export interface EngineOptions {
    * its port to the host's main thread (for ports of its own to peers, to hand them shared buffers).
    */
   shm?: { arena: ArenaInit; spin: boolean; hostPort?: MessagePort };
+  /** What --profile, --trace or --comm-matrix record of this rank (runtime/observe/), if any. */
+  recorder?: Recorder;
 }
 
 /** How a posted receive wants its message. */
@@ -87,6 +90,8 @@ interface Arrival extends Envelope {
   /** The collective call the sender made (header aux, aux2); zeros for point-to-point. */
   readonly op: number;
   readonly rootPlusOne: number;
+  /** Its number among the messages from its source (observe/recorder.ts), 0 when nothing records. */
+  readonly flow: number;
 }
 
 interface PendingRendezvous {
@@ -254,11 +259,19 @@ export class Engine {
   finishing = false;
   /** Every frame header is written here and read by the channel before its write returns. */
   private readonly head = new Uint8Array(HEADER_BYTES);
+  /**
+   * Records this rank's communication for --profile, --trace, --comm-matrix; undefined when off. Hooks
+   * (each one `?.` call): messageSent where a message is announced (send entry points), messageArrived
+   * where an announcement is taken (onHeader, onFrame, sendToSelf), receivePosted in post(), and
+   * messageDelivered in deliver().
+   */
+  readonly recorder: Recorder | undefined;
 
   constructor(opts: EngineOptions) {
     this.rank = opts.rank;
     this.size = opts.size;
     this.eagerLimit = opts.eagerLimit;
+    this.recorder = opts.recorder;
     this.limits = { maxEagerBytes: Math.max(opts.eagerLimit, 1 << 16) + 1024, maxMessageBytes: opts.maxMessageBytes };
     this.links = new Array(opts.size);
     // To itself a rank sends every message eagerly, copied (self-channel.ts), with no credit to count.
@@ -340,7 +353,11 @@ export class Engine {
     const link = this.link(dest);
     if (link.lost) return failed(link.lost);
     const cost = creditCost(length);
-    if (length <= link.eagerLimit && link.credit >= cost && !link.finished) {
+    const eager = length <= link.eagerLimit && link.credit >= cost && !link.finished;
+    // A send that needs the receiver (rendezvous, or an ssend) to a rank that has finished can never complete.
+    if (!eager && link.finished) return failed(this.finishedPeerError(sync ? 'ssend' : 'send', dest, tag, context));
+    this.recorder?.messageSent(dest, length, context, tag);
+    if (eager) {
       link.credit -= cost;
       const seq = sync ? this.nextSeq++ : 0;
       writeHeaderFields(this.head, 0, FrameKind.EAGER, dtype, sync ? FLAG_SYNC : 0, context, tag, seq, length, call.op, call.rootPlusOne);
@@ -350,8 +367,6 @@ export class Engine {
       this.writeFrame(link, parts, (err) => { if (err) req[failRequest](peerGone(dest, err)); });
       return req;
     }
-    // A send that needs the receiver (rendezvous, or an ssend) to a rank that has finished can never complete.
-    if (link.finished) return failed(this.finishedPeerError(sync ? 'ssend' : 'send', dest, tag, context));
     const seq = this.nextSeq++;
     const req = new Request<void>();
     const header = headerOf(FrameKind.RTS, dtype, context, tag, seq, length, sync ? FLAG_SYNC : 0);
@@ -393,6 +408,7 @@ export class Engine {
       return true;
     });
     posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context, call };
+    this.recorder?.receivePosted(req);
     const callFailed = this.failedCalls.size > 0 ? this.failedCalls.get(callKey(context, tag)) : undefined;
     if (callFailed) {
       req[failRequest](callFailed);
@@ -538,6 +554,7 @@ export class Engine {
       req[failRequest](decodeErrorMarker(arrival.payload!));
       return;
     }
+    this.recorder?.messageDelivered(req, arrival.source, arrival.length, context, arrival.tag, arrival.flow);
     const status = this.statusOf(arrival, posted.ranks);
     // In place means onHeader already found that the message fits.
     const mismatch = inPlace ? undefined : this.checkFit(posted, arrival);
@@ -686,6 +703,7 @@ export class Engine {
     const arrival: Arrival = {
       kind: FrameKind.EAGER, source: link.peer, tag: h.tag, dtype: h.dtype, length: h.length,
       payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: h.aux, rootPlusOne: h.aux2,
+      flow: this.recorder?.messageArrived(link.peer, h.context) ?? 0,
     };
     conn.arrival = arrival;
     const queues = this.queues(h.context);
@@ -727,13 +745,14 @@ export class Engine {
       case FrameKind.COLL_ERROR:
         this.arrive(peer, {
           kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
-          payload: ownedCopy(payload), seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: 0, rootPlusOne: 0,
+          payload: ownedCopy(payload), seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: 0, rootPlusOne: 0, flow: 0,
         }, h.context);
         return;
       case FrameKind.RTS:
         this.arrive(peer, {
           kind: h.kind, source: peer, tag: h.tag, dtype: h.dtype, length: h.length,
           payload: undefined, seq: h.seq, sync: (h.flags & FLAG_SYNC) !== 0, op: h.aux, rootPlusOne: h.aux2,
+          flow: this.recorder?.messageArrived(peer, h.context) ?? 0,
         }, h.context);
         return;
       case FrameKind.CTS: {

@@ -9,10 +9,12 @@
 // Every job gets its own TMPDIR, passed to the remote ranks with -x TMPDIR, so the /proc scan finds every
 // process of the job on every host (the hosts share this machine's process table) and the remote ranks'
 // private directories land where the check looks.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonReports, transparentHugePagesMode } from '../helpers/job.js';
+import { checkTraceFile } from '../helpers/trace-check.js';
 import {
   LAUNCHER, REPO, SETUP_TIMEOUT_MS, describeRun, infra, leftBehind, requireRoot, runWithTmp, sortedLines, startNsCluster,
   type NsCluster, type RunOptions, type RunResult,
@@ -70,6 +72,31 @@ describe('ranks on other hosts', () => {
     expect(remote.tunables, why).toBe('glibc.malloc.hugetlb=1');
     if (THP_MODE === 'madvise' || THP_MODE === 'always') expect(remote.hugeKiB, why).toBeGreaterThanOrEqual(32 * 1024);
     await expectNothingLeft(r);
+  });
+
+  it('--trace across hosts: ranks on another host than tsmpirun align their clock to it, the trace passes the checker', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsmpi-observe-hosts-'));
+    try {
+      const trace = join(dir, 'trace.json');
+      const r = await tsmpirun(cluster.sshAgent, ['--trace', trace, '--comm-matrix', join(dir, 'm.svg'), '--host', `${h1}:2,${h2}:2`, WHERE]);
+      const why = describeRun('trace over ssh', r);
+      expect(r.code, why).toBe(0);
+      const check = checkTraceFile(trace);
+      expect(check.problems, why).toEqual([]);
+      const messages = readFileSync(join(dir, 'm.csv'), 'utf8').trim().split('\n').slice(1).reduce((n, l) => n + Number(l.split(',')[3]), 0);
+      expect(check.arrows.length).toBe(messages);
+      // Ranks 2 and 3 run on h2 (another network namespace, so another host to tsmpirun): two measurements each, at
+      // join and at finalize; the namespaces share this machine's clock, so the offsets are small.
+      const clocks = new Map(check.otherData.clocks as [number, [number, number, number][]][]);
+      expect([...clocks.keys()].sort()).toEqual([2, 3]);
+      for (const samples of clocks.values()) {
+        expect(samples).toHaveLength(2);
+        for (const [, offset] of samples) expect(Math.abs(offset)).toBeLessThan(50);
+      }
+      await expectNothingLeft(r);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a hostfile, -np beyond the slots with --oversubscribe (wraps around), every rank remote, over ssh', async () => {
@@ -171,6 +198,27 @@ describe('PMI across hosts: mpiexec.hydra over the namespace hosts', () => {
       `rank 3/4 on ${h3} right=0 sum=6`,
     ]);
     await expectNothingLeft(r);
+  });
+
+  it('--trace through the twins: rank 0 aligns the clocks of the ranks on the other host over the data plane', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsmpi-observe-hydra-'));
+    try {
+      const trace = join(dir, 'trace.json');
+      const r = await runWithTmp('nsenter', [
+        `--net=/proc/${cluster.hosts[0]!.pid}/ns/net`, '--', 'mpiexec.hydra', '-launcher', 'ssh', '-launcher-exec', cluster.netnsAgent,
+        '-localhost', h1, '-hosts', `${h2}:2,${h3}:2`, '-n', '4', '-genv', 'TSMPI_TRACE', trace, join(REPO, 'node_modules', '.bin', 'tsmpirun'), WHERE,
+      ], { timeoutMs: 20_000 });
+      const why = describeRun('hydra trace across hosts', r);
+      expect(r.code, why).toBe(0);
+      const check = checkTraceFile(trace);
+      expect(check.problems, why).toEqual([]);
+      expect(check.arrows.length).toBeGreaterThan(0);
+      const clocks = new Map(check.otherData.clocks as [number, [number, number, number][]][]);
+      expect([...clocks.keys()].sort(), why).toEqual([2, 3]);
+      await expectNothingLeft(r);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a failing rank ends the job with its code', async () => {

@@ -69,6 +69,7 @@ describe('defaults', () => {
       launchAgent: undefined,
       deadlockDetection: true,
       ranks: 'processes',
+      observe: { profile: undefined, trace: undefined, matrix: undefined },
     } satisfies LaunchOptions);
   });
 
@@ -141,6 +142,25 @@ describe('script and its arguments', () => {
     expect(usageError('app.py')).toBe(
       `tsmpirun: unsupported script extension '.py' (expected .ts .mts .js .mjs): ${join(cwd, 'app.py')}`,
     );
+  });
+});
+
+describe('--profile, --trace, --comm-matrix', () => {
+  it('the environment twins act as the options; an option wins over its twin', () => {
+    const twins = { TSMPI_PROFILE: '1', TSMPI_TRACE: 'env.json', TSMPI_COMM_MATRIX: 'env.svg' };
+    const fromEnv = parseCommandLine(['app.ts'], cwd, twins);
+    expect(fromEnv.kind === 'run' && fromEnv.options.observe).toEqual({ profile: cwd, trace: join(cwd, 'env.json'), matrix: join(cwd, 'env.svg') });
+    const both = parseCommandLine(['--trace', 'opt.json', 'app.ts'], cwd, { ...twins, TSMPI_PROFILE: '0' });
+    expect(both.kind === 'run' && both.options.observe).toEqual({ profile: undefined, trace: join(cwd, 'opt.json'), matrix: join(cwd, 'env.svg') });
+    // The report goes to --output-filename's directory, or to the directory TSMPI_PROFILE names.
+    const dir = parseCommandLine(['app.ts'], cwd, { TSMPI_PROFILE: 'reports' });
+    expect(dir.kind === 'run' && dir.options.observe.profile).toBe(join(cwd, 'reports'));
+  });
+
+  it('the matrix must be an .svg file, the trace a file', () => {
+    expect(usageError('--comm-matrix', 'm.png', 'app.ts')).toBe("tsmpirun: --comm-matrix needs a file name ending in .svg, got 'm.png'");
+    expect(usageError('--trace', '', 'app.ts')).toBe('tsmpirun: --trace needs a file');
+    expect(usageError('--profile=yes', 'app.ts')).toBe('tsmpirun: option --profile takes no value');
   });
 });
 
@@ -413,6 +433,7 @@ describe('everything together', () => {
         '--launch-agent', 'rsh',
         '--no-deadlock-detection',
         '--ranks', 'threads',
+        '--profile', '--trace', 'out/t.json.gz', '--comm-matrix', 'm.svg',
         'sub/nested.ts', 'in.txt', '-v',
       ),
     ).toEqual({
@@ -432,6 +453,7 @@ describe('everything together', () => {
       launchAgent: 'rsh',
       deadlockDetection: false,
       ranks: 'threads',
+      observe: { profile: join(cwd, 'logs'), trace: join(cwd, 'out', 't.json.gz'), matrix: join(cwd, 'm.svg') },
     } satisfies LaunchOptions);
   });
 });

@@ -9,7 +9,7 @@ import { Packr } from 'msgpackr';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TsmpiError } from '../../runtime/errors.js';
 import {
-  MAX_CONTROL_BYTES, decodeToLauncher, decodeToRank, encodeControl, type ToLauncher, type ToRank,
+  MAX_CONTROL_BYTES, MAX_OBSERVE_PART_BYTES, decodeToLauncher, decodeToRank, encodeControl, type ToLauncher, type ToRank,
 } from '../../runtime/control/messages.js';
 import { mulberry32 } from '../helpers/random.js';
 
@@ -40,8 +40,8 @@ function randomString(max: number): string {
 // Values: well-formed ones, and anything at all
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-const KINDS_TO_LAUNCHER = ['hello', 'abort', 'finished', 'state'] as const;
-const KINDS_TO_RANK = ['challenge', 'peers', 'peer-lost', 'peer-finished', 'all-finished', 'call-conflict', 'report-state'] as const;
+const KINDS_TO_LAUNCHER = ['hello', 'abort', 'finished', 'state', 'observe', 'clock'] as const;
+const KINDS_TO_RANK = ['challenge', 'peers', 'peer-lost', 'peer-finished', 'all-finished', 'call-conflict', 'report-state', 'clock'] as const;
 const ALL_KINDS = [...KINDS_TO_LAUNCHER, ...KINDS_TO_RANK];
 
 function validOp(): Record<string, unknown> {
@@ -58,6 +58,8 @@ function validToLauncher(): ToLauncher {
     case 'hello': return { t: 'hello', rank: below(64), pid: below(2 ** 22), address: `unix:/tmp/tsmpi-x/r${below(64)}.sock`, proof: randomBytes(32) };
     case 'abort': return { t: 'abort', code: below(256), message: randomString(60) };
     case 'finished': return { t: 'finished', told: Array.from({ length: below(5) }, () => below(64)) };
+    case 'observe': return { t: 'observe', part: randomBytes(1 + below(64)) };
+    case 'clock': return { t: 'clock', id: below(1000) };
     default: return {
       t: 'state', id: below(1000), ops: Array.from({ length: below(4) }, validOp) as never, blocked: chance(0.5), finished: chance(0.5),
       framesOut: below(1e6), framesIn: below(1e6), bytesIn: below(1e9), omitted: below(1e6),
@@ -73,6 +75,7 @@ function validToRank(): ToRank {
     case 'peer-finished': return { t: 'peer-finished', rank: below(64), fin: chance(0.5) };
     case 'all-finished': return { t: 'all-finished' };
     case 'call-conflict': return { t: 'call-conflict', ctx: below(4096), tag: below(1000), rank: below(64), op: pick(['bcast', 'gather']), root: below(8) - 1 };
+    case 'clock': return { t: 'clock', id: below(1000), time: 1.7e12 + random() * 1e9 };
     default: return { t: 'report-state', id: below(1000) };
   }
 }
@@ -195,6 +198,10 @@ function wellFormedToLauncher(m: ToLauncher): string | undefined {
       return exactKeys(m, ['t', 'code', 'message']) && isInt(m.code, -(2 ** 31), 2 ** 31) && isStr(m.message, 65536) ? undefined : 'abort';
     case 'finished':
       return exactKeys(m, ['t', 'told']) && Array.isArray(m.told) && m.told.every((r) => isInt(r, 0, 2 ** 31)) ? undefined : 'finished';
+    case 'observe':
+      return exactKeys(m, ['t', 'part']) && m.part instanceof Uint8Array && m.part.length >= 1 && m.part.length <= MAX_OBSERVE_PART_BYTES ? undefined : 'observe';
+    case 'clock':
+      return exactKeys(m, ['t', 'id']) && isInt(m.id, 0, 2 ** 31) ? undefined : 'clock';
     case 'state': {
       if (!exactKeys(m, ['t', 'id', 'ops', 'blocked', 'finished', 'framesOut', 'framesIn', 'bytesIn', 'omitted']) || !isInt(m.id, 0, 2 ** 31)
         || typeof m.blocked !== 'boolean' || typeof m.finished !== 'boolean' || !Array.isArray(m.ops)) return 'state';
@@ -223,6 +230,7 @@ function wellFormedToRank(m: ToRank): string | undefined {
       return exactKeys(m, ['t', 'ctx', 'tag', 'rank', 'op', 'root']) && isInt(m.ctx, 0, 2 ** 32) && isInt(m.tag, 0, 2 ** 31) && isInt(m.rank, 0, 2 ** 31)
         && isStr(m.op, 64) && isInt(m.root, -1, 2 ** 31) ? undefined : 'call-conflict';
     case 'report-state': return exactKeys(m, ['t', 'id']) && isInt(m.id, 0, 2 ** 31) ? undefined : 'report-state';
+    case 'clock': return exactKeys(m, ['t', 'id', 'time']) && isInt(m.id, 0, 2 ** 31) && Number.isFinite(m.time) ? undefined : 'clock';
     default: return `unknown kind ${String((m as { t: unknown }).t)}`;
   }
 }
