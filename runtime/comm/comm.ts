@@ -16,7 +16,7 @@ import { failRequest, Request, settleRequest } from '../p2p/request.js';
 import { Status } from '../p2p/status.js';
 import { dtypeName, dtypeOf, type TypedArray } from '../wire/dtype.js';
 
-/** Describes a value for an error message without printing it whole. */
+/** @internal Describes a value for an error message without printing it whole. */
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
@@ -32,7 +32,7 @@ function rejecting<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** What every communicator of a process shares. */
+/** @internal What every communicator of a process shares. */
 export interface CommShared {
   engine: Engine;
   /** Ends the whole job with an exit code (through tsmpirun or the PMI launcher when there is one). */
@@ -40,6 +40,7 @@ export interface CommShared {
   contextIds: ContextIds;
 }
 
+/** @internal */
 export interface CommInit {
   shared: CommShared;
   /** Point-to-point context; the collective context is context + 1. */
@@ -51,13 +52,14 @@ export interface CommInit {
   collTagStart?: number;
 }
 
-/** A new communicator's context and members, agreed by its parent's members. */
+/** @internal A new communicator's context and members, agreed by its parent's members. */
 export interface CommPlan {
   members: Int32Array;
   context: number;
   collTagStart: number;
 }
 
+/** @internal */
 export function newCommShared(engine: Engine, abortJob: (errorcode: number) => never): CommShared {
   return { engine, abortJob, contextIds: new ContextIds() };
 }
