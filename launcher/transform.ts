@@ -465,7 +465,11 @@ function keepPackagesExternal(exports: readonly string[] | undefined, form: Bund
         const found = await b.resolve(args.path, {
           kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'tsmpi-resolving',
         });
-        if (found.errors.length > 0) return { errors: found.errors };
+        if (found.errors.length > 0) {
+          // A package that is not installed fails a dynamic import where Node would: when it runs, so a
+          // program can load an optional package and say what to install (examples/diffusion2d.ts --png).
+          return args.kind === 'dynamic-import' ? { path: args.path, external: true } : { errors: found.errors };
+        }
         return { path: found.path, external: true };
       });
       b.onLoad({ filter: /\.[mc]?[jt]s$/ }, async (args) => {
