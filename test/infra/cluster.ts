@@ -2,10 +2,11 @@
 // namespace cluster of netns.sh, run commands (tsmpirun among them) inside a namespace host or under Slurm
 // with a TMPDIR of their own, and prove afterwards that nothing of a job is left on any host. The hosts are
 // network namespaces of this machine, so one /proc shows the processes of all of them.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LAUNCHER, REPO, findProcessesMentioning, killJobProcesses } from '../helpers/job.js';
 
 export { LAUNCHER, REPO };
@@ -13,20 +14,61 @@ export { LAUNCHER, REPO };
 /** A fresh machine installs packages first. */
 export const SETUP_TIMEOUT_MS = 300_000;
 
-export function requireRoot(what: string): void {
-  if (process.getuid?.() !== 0) {
-    throw new Error(`${what} need root (apt-get install, network namespaces, sshd, Slurm daemons). Run the tests as root (CI does).`);
+/**
+ * For a test file that needs root (package installs, network namespaces, sshd, Slurm's daemons): true,
+ * after one line on stderr saying why the file is skipped and how to run it, when the suite does not run
+ * as root; then the file's tests are skipped (describe.skipIf). CI runs as root and runs them all.
+ */
+export function skipWithoutRoot(testFileUrl: string, needs: string): boolean {
+  if (process.getuid?.() === 0) {
+    if (!existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: build first (npm run build)`);
+    return false;
   }
-  if (!existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: build first (npx tsc -p .)`);
+  const file = relative(REPO, fileURLToPath(testFileUrl));
+  process.stderr.write(`${file}: skipped, it needs root to ${needs}; run \`npm test\` as root (or \`sudo npm test\`) to include it\n`);
+  return true;
 }
 
-/** Runs an infra script synchronously; a failure becomes an error carrying the script's own message. */
-export function infra(script: string, args: string[]): string {
-  const result = spawnSync('bash', [join(REPO, 'test', 'infra', script), ...args], { cwd: REPO, encoding: 'utf8', timeout: SETUP_TIMEOUT_MS });
-  if (result.status !== 0) {
-    throw new Error(`bash test/infra/${script} ${args.join(' ')} failed (exit ${result.status}${result.signal ? `, ${result.signal}` : ''}):\n${result.stderr}${result.stdout}`);
-  }
-  return result.stdout;
+/**
+ * Runs an infra script to its end, without blocking this worker (vitest talks to it meanwhile, and a
+ * first install takes minutes); a failure becomes an error carrying the script's own message.
+ */
+export function infra(script: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [join(REPO, 'test', 'infra', script), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), SETUP_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`bash test/infra/${script} ${args.join(' ')} failed (exit ${code}${signal ? `, ${signal}` : ''}):\n${stderr}${stdout}`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The test Slurm
+
+/**
+ * Starts the private single-node Slurm of test/infra/slurm.sh (or joins it, when another test file
+ * already started it) and points every Slurm command of this test file at it: sbatch, srun, salloc,
+ * scontrol and scancel here, and the srun that tsmpirun runs inside an allocation, all read SLURM_CONF
+ * from the environment they inherit from this process.
+ */
+export async function useTestSlurm(): Promise<void> {
+  await infra('slurm.sh', ['up', '--holder', String(process.pid)]);
+  const conf = /^SLURM_CONF=(.+)$/m.exec(await infra('slurm.sh', ['env']))?.[1];
+  if (conf === undefined) throw new Error('test/infra/slurm.sh env printed no SLURM_CONF');
+  process.env.SLURM_CONF = conf;
+}
+
+/** This test file no longer needs the test Slurm; the last one to leave stops it. */
+export async function leaveTestSlurm(): Promise<void> {
+  await infra('slurm.sh', ['down', '--holder', String(process.pid)]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -51,7 +93,7 @@ export interface NsCluster {
 }
 
 export async function startNsCluster(count: number): Promise<NsCluster> {
-  infra('netns.sh', ['install']);
+  await infra('netns.sh', ['install']);
   const dir = mkdtempSync(join(tmpdir(), 'tsmpi-netns-'));
   const holder: ChildProcess = spawn('bash', [join(REPO, 'test', 'infra', 'netns.sh'), 'up', dir, String(count)], {
     cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'],
