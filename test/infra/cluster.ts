@@ -138,6 +138,8 @@ export interface RunResult {
   /** The command's private TMPDIR: whatever mentions it belongs to this run. */
   tmp: string;
   timedOut: boolean;
+  /** Complete stdout lines, each with when it arrived (ms since the command started). */
+  stdoutLines: { text: string; at: number }[];
 }
 
 export interface RunOptions {
@@ -168,14 +170,15 @@ export function runWithTmp(command: string, args: string[], options: RunOptions 
   let stderr = '';
   let partial = '';
   const lines: string[] = [];
+  const stdoutLines: RunResult['stdoutLines'] = [];
   child.stdout!.on('data', (d: Buffer) => {
     stdout += d;
-    if (!options.killOnLine) return;
     const parts = (partial + d.toString()).split('\n');
     partial = parts.pop()!;
     for (const line of parts) {
       lines.push(line);
-      if (!options.killOnLine(line, lines)) continue;
+      stdoutLines.push({ text: line, at: performance.now() - started });
+      if (!options.killOnLine?.(line, lines)) continue;
       const target = options.kill === 'launcher' ? launcherPid(tmp) : child.pid;
       if (target !== undefined) process.kill(target, 'SIGKILL');
     }
@@ -190,7 +193,7 @@ export function runWithTmp(command: string, args: string[], options: RunOptions 
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: performance.now() - started, tmp, timedOut });
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started, tmp, timedOut, stdoutLines });
     });
   });
 }

@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonReports, transparentHugePagesMode } from '../helpers/job.js';
+import { HANG_REPORT_TIMEOUT_S, jsonReports, transparentHugePagesMode } from '../helpers/job.js';
 import {
   LAUNCHER, REPO, SETUP_TIMEOUT_MS, describeRun, infra, leftBehind, runWithTmp, skipWithoutRoot, sortedLines, startNsCluster,
   type NsCluster, type RunOptions, type RunResult,
@@ -118,8 +118,12 @@ describe.skipIf(skip)('ranks on other hosts', () => {
   });
 
   it('--timeout reports what every rank, local and remote, is blocked in, and ends the job with 124', async () => {
-    const r = await tsmpirun(cluster.sshAgent, ['--timeout', '2', '--host', `${h1},${h2}:2,${h3}`, WHERE, 'hang']);
+    const r = await tsmpirun(cluster.sshAgent, ['--timeout', String(HANG_REPORT_TIMEOUT_S), '--host', `${h1},${h2}:2,${h3}`, WHERE, 'hang']);
     const why = describeRun('--timeout across hosts', r);
+    // Each rank prints "ready R" just before its blocking receive: all of them must come before the deadline.
+    const ready = r.stdoutLines.filter((l) => /^ready \d$/.test(l.text));
+    expect(ready.length, why).toBe(4);
+    expect(Math.max(...ready.map((l) => l.at)), `not every rank was blocked when the --timeout fired\n${why}`).toBeLessThan(HANG_REPORT_TIMEOUT_S * 1000);
     expect(r.code, why).toBe(124);
     for (let rank = 0; rank < 4; rank++) {
       expect(r.stderr, why).toContain(`rank ${rank}: blocked in recv on COMM_WORLD from rank ${(rank + 1) % 4}, tag 99`);
