@@ -9,7 +9,7 @@
 // by yargs for options. Rewriting every option to the single-token `--name=value` form before yargs sees it
 // removes both ambiguities, and stopping at the first positional keeps the script's own arguments untouched.
 
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -43,7 +43,7 @@ const OPTIONS = {
     short: 'n',
     valueName: 'N',
     label: '-n, -np N',
-    help: 'number of ranks (default: the Slurm allocation size, else the number of slots)',
+    help: 'number of ranks (default: the slots of --host/--hostfile, else the Slurm allocation\'s task count, else the number of cores)',
   },
   host: {
     valueName: 'h1[:slots],h2…',
@@ -124,7 +124,7 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
     scriptArgs,
     oversubscribe: parsed.oversubscribe === true,
     tagOutput: parsed['tag-output'] === true,
-    outputFilename: outputFilename === undefined ? undefined : resolve(cwd, outputFilename),
+    outputFilename: outputFilename === undefined ? undefined : checkOutputDirectory(resolve(cwd, outputFilename)),
     env: parseExports(stringValues(parsed, 'x'), environment),
     timeoutSeconds: parseTimeout(lastStringValue(parsed, 'timeout')),
     nodeArgs: stringValues(parsed, 'node-arg'),
@@ -174,6 +174,11 @@ function identifyOption(token: string): { name: OptionName; spec: OptionSpec; ty
   if (token === '-np' || token.startsWith('-np=')) {
     const inlineValue = token.length > 3 ? token.slice(4) : undefined;
     return { name: 'np', spec: OPTIONS.np, typed: '-np', inlineValue };
+  }
+  // Read as -n with the value 'p2', `-np2` would get a baffling answer; mpirun does not take it either.
+  if (token.startsWith('-np')) {
+    const attached = token.slice(3);
+    throw new UsageError(/^[0-9]+$/.test(attached) ? `${token}: write -np ${attached}` : `unknown option: ${token}`);
   }
 
   if (token.startsWith('--')) {
@@ -288,6 +293,32 @@ function checkScript(script: string | undefined, cwd: string): string {
     );
   }
   return scriptPath;
+}
+
+/**
+ * The rank folders are made when the ranks start: a path that cannot become a directory, or one in a
+ * folder we cannot write, is a usage error now rather than a failure of the started job.
+ */
+function checkOutputDirectory(directory: string): string {
+  for (let at = directory; ; at = dirname(at)) {
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(at);
+    } catch {
+      // Missing, or below a file (ENOTDIR): the first folder up that exists decides.
+    }
+    if (stats === undefined) {
+      if (dirname(at) === at) return directory;
+      continue;
+    }
+    if (!stats.isDirectory()) throw new UsageError(`--output-filename: ${at} is not a directory`);
+    try {
+      accessSync(at, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new UsageError(`--output-filename: cannot create files in ${at} (permission denied)`);
+    }
+    return directory;
+  }
 }
 
 // POSIX portable names; anything else would not survive every shell and spawn path on the way to a rank.

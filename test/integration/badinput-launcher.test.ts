@@ -64,6 +64,8 @@ describe('tsmpirun with bad options: exit 2, a clear message, no rank started', 
     ['more ranks than the slots of --host', ['--host', 'localhost:2', '-np', '4', STARTED], /slots|oversubscribe/],
     ['-x with an invalid name', ['-x', '1BAD=2', '-np', '2', STARTED], /-x/],
     ['--output-filename without a value', ['-np', '2', '--output-filename'], /output-filename|needs a value/],
+    ['--output-filename naming a file', ['-np', '2', '--output-filename', join(scratch, 'notes.txt'), STARTED], /--output-filename: .*notes\.txt is not a directory/],
+    ['-np2 without a space', ['-np2', STARTED], /-np2: write -np 2/],
     ['a flag given a value', ['--oversubscribe=yes', '-np', '2', STARTED], /oversubscribe/],
   ];
   writeFileSync(join(scratch, 'notes.txt'), 'console.log(1)\n');

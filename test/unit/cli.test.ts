@@ -97,6 +97,12 @@ describe('rank count', () => {
     expect(usageError('-np', value, 'app.ts')).toBe(`tsmpirun: -np expects a positive integer, got '${value}'`);
   });
 
+  it('-np2 (no space) is a usage error that says what to write', () => {
+    expect(usageError('-np2', 'app.ts')).toBe('tsmpirun: -np2: write -np 2');
+    expect(usageError('-np16', 'app.ts')).toBe('tsmpirun: -np16: write -np 16');
+    expect(usageError('-npx', 'app.ts')).toBe('tsmpirun: unknown option: -npx');
+  });
+
   it('-np without a value is a usage error', () => {
     expect(usageError('-np')).toBe('tsmpirun: option -np needs a value (N)');
   });
@@ -188,6 +194,22 @@ describe('--output-filename', () => {
 
   it('an empty directory is a usage error', () => {
     expect(usageError('--output-filename=', 'app.ts')).toBe('tsmpirun: --output-filename needs a directory');
+  });
+
+  it('a file, or a path through a file, is a usage error naming the file', () => {
+    expect(usageError('--output-filename', 'app.js', 'app.ts')).toBe(`tsmpirun: --output-filename: ${join(cwd, 'app.js')} is not a directory`);
+    expect(usageError('--output-filename', 'app.js/out', 'app.ts')).toBe(`tsmpirun: --output-filename: ${join(cwd, 'app.js')} is not a directory`);
+  });
+
+  it('a directory that does not exist yet, under one we can write, is fine', () => {
+    expect(run('--output-filename', 'new/deeper', 'app.ts').outputFilename).toBe(join(cwd, 'new', 'deeper'));
+  });
+
+  // root may write anywhere, so only another user can see this refused.
+  it.runIf(process.getuid?.() !== 0)('a folder we cannot write in is a usage error', () => {
+    const locked = join(cwd, 'locked');
+    mkdirSync(locked, { mode: 0o500 });
+    expect(usageError('--output-filename', 'locked/out', 'app.ts')).toBe(`tsmpirun: --output-filename: cannot create files in ${locked} (permission denied)`);
   });
 });
 
