@@ -14,6 +14,8 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import type { HostSpec, LaunchOptions } from './options.js';
+import { readConfig } from '../runtime/env/config.js';
+import { isTsmpiError } from '../runtime/errors.js';
 
 export type CommandLineResult =
   | { kind: 'run'; options: LaunchOptions }
@@ -133,6 +135,14 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
     launchAgent,
     deadlockDetection: parsed['deadlock-detection'] !== false,
   };
+  // Every rank would refuse a misspelt or bad TSMPI_ setting as it starts: say it once, before any does.
+  try {
+    readConfig({ ...environment, ...options.env });
+  } catch (error) {
+    // What is wrong, without the code a program would test for (`TSMPI_ERR_ARG: `).
+    if (isTsmpiError(error)) return { kind: 'exit', code: USAGE_ERROR_EXIT_CODE, stderr: `tsmpirun: ${error.message.slice(error.code.length + 2)}\n` };
+    throw error;
+  }
   return { kind: 'run', options };
 }
 

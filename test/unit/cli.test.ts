@@ -22,7 +22,7 @@ beforeAll(() => {
 
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
-const environment = { TSMPI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' };
+const environment = { CLI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' };
 
 function parse(...argv: string[]): CommandLineResult {
   return parseCommandLine(argv, cwd, environment);
@@ -221,11 +221,11 @@ describe('-x', () => {
       '-x', 'C=',
       '-x=D=2',
       '-xE=3',
-      '-x', 'TSMPI_TEST_INHERITED',
+      '-x', 'CLI_TEST_INHERITED',
       '-x', 'EMPTY_ONE',
       'app.ts',
     );
-    expect(options.env).toEqual({ A: '1', B: 'x=y', C: '', D: '2', E: '3', TSMPI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' });
+    expect(options.env).toEqual({ A: '1', B: 'x=y', C: '', D: '2', E: '3', CLI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' });
   });
 
   it('a later -x of the same name wins', () => {
@@ -233,12 +233,12 @@ describe('-x', () => {
   });
 
   it('uses process.env when no environment is passed', () => {
-    process.env.TSMPI_CLI_TEST_VARIABLE = 'yes';
+    process.env.CLI_TEST_VARIABLE = 'yes';
     try {
-      const result = parseCommandLine(['-x', 'TSMPI_CLI_TEST_VARIABLE', 'app.ts'], cwd);
-      expect(result).toMatchObject({ kind: 'run', options: { env: { TSMPI_CLI_TEST_VARIABLE: 'yes' } } });
+      const result = parseCommandLine(['-x', 'CLI_TEST_VARIABLE', 'app.ts'], cwd);
+      expect(result).toMatchObject({ kind: 'run', options: { env: { CLI_TEST_VARIABLE: 'yes' } } });
     } finally {
-      delete process.env.TSMPI_CLI_TEST_VARIABLE;
+      delete process.env.CLI_TEST_VARIABLE;
     }
   });
 
@@ -374,6 +374,36 @@ describe('--hostfile / -f', () => {
 
   it('a missing hostfile is a usage error', () => {
     expect(usageError('-f', 'no-such-hostfile', 'app.ts')).toBe(`tsmpirun: hostfile not found: ${join(cwd, 'no-such-hostfile')}`);
+  });
+});
+
+describe('TSMPI_ variables in the environment', () => {
+  /** The one line tsmpirun prints for a bad setting (exit 2, no usage hint: the command line is fine). */
+  function settingError(env: Record<string, string>, ...argv: string[]): string {
+    const result = parseCommandLine(argv, cwd, env);
+    expect(result).toMatchObject({ kind: 'exit', code: 2 });
+    const lines = (result.kind === 'exit' ? result.stderr ?? '' : '').split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('');
+    return lines[0]!;
+  }
+  const offered = 'TSMPI_TRANSPORT, TSMPI_EAGER_LIMIT, TSMPI_TCP_HOST, TSMPI_LAUNCHER_ADDRESS, TSMPI_PMI, TSMPI_COLL_<NAME>';
+
+  it('an unknown one is refused before any rank starts, offering only what users may set', () => {
+    expect(settingError({ TSMPI_EAGERLIMIT: '1' }, 'app.ts')).toBe(`tsmpirun: unknown variable TSMPI_EAGERLIMIT; the variables users may set are: ${offered}`);
+    expect(settingError({}, '-x', 'TSMPI_TRANSPRT=tcp', 'app.ts')).toMatch(/^tsmpirun: unknown variable TSMPI_TRANSPRT;/);
+  });
+
+  it('a bad value is refused, a collective override included', () => {
+    expect(settingError({ TSMPI_TRANSPORT: 'udp' }, 'app.ts')).toBe('tsmpirun: TSMPI_TRANSPORT=udp: expected unix or tcp');
+    expect(settingError({ TSMPI_COLL_ALLREDUCE: 'bogus' }, 'app.ts'))
+      .toBe('tsmpirun: TSMPI_COLL_ALLREDUCE=bogus is not an algorithm of allreduce; valid: recursive_doubling, rabenseifner, ring, auto');
+    expect(settingError({ TSMPI_COLL_ALLREDUCES: 'ring' }, 'app.ts')).toMatch(/^tsmpirun: unknown collective in TSMPI_COLL_ALLREDUCES; known: /);
+  });
+
+  it('good settings, and the variables tsmpirun itself sets for what it starts, pass', () => {
+    const env = { TSMPI_TRANSPORT: 'tcp', TSMPI_EAGER_LIMIT: '65536', TSMPI_COLL_BCAST: 'binomial', TSMPI_CONTROL: 'ws://127.0.0.1:1', TSMPI_RANK: '0' };
+    expect(parseCommandLine(['app.ts'], cwd, env)).toMatchObject({ kind: 'run' });
   });
 });
 
