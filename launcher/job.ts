@@ -178,7 +178,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
     onRegistered: () => { allRegistered = ++registeredCount === np; },
     onAbort: (rank, code, message) => {
       const judge = () => {
-        if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, `called abort(${code})`);
+        if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, message);
       };
       if (!message.includes('TSMPI_ERR_PEER_LOST')) return judge();
       secondaryFailures.add(rank);
@@ -354,5 +354,6 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   process.stdin.unpipe();
   process.stdin.destroy();
   control.close();
+  supervisor.summarize();
   return supervisor.exitStatus;
 }

@@ -59,7 +59,7 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
   const secret = readSecret(config.secretFd);
   const engine = new Engine({ rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES });
   let control: ControlClient | undefined;
-  installFailureHandlers(rank, (message) => control?.abort(1, `failed: ${message}`));
+  installFailureHandlers(rank, (what) => control?.abort(1, what), { quietWhenPeerLost: true });
   const address = size > 1 ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');
   const joined = await ControlClient.connect(config.control!, rank, secret, address, {
     onPeerLost: (peer, reason) => engine.peerLost(peer, reason),
