@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from '../helpers/command.js';
 import { LAUNCHER, REPO, findProcessesMentioning, killJobProcesses } from '../helpers/job.js';
 
 export { LAUNCHER, REPO };
@@ -29,24 +30,10 @@ export function skipWithoutRoot(testFileUrl: string, needs: string): boolean {
   return true;
 }
 
-/**
- * Runs an infra script to its end, without blocking this worker (vitest talks to it meanwhile, and a
- * first install takes minutes); a failure becomes an error carrying the script's own message.
- */
+/** Runs an infra script to its end; a failure becomes an error carrying the script's own message. */
 export function infra(script: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(REPO, 'test', 'infra', script), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), SETUP_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`bash test/infra/${script} ${args.join(' ')} failed (exit ${code}${signal ? `, ${signal}` : ''}):\n${stderr}${stdout}`));
-    });
+  return runCommand('bash', [join(REPO, 'test', 'infra', script), ...args], {
+    cwd: REPO, timeoutMs: SETUP_TIMEOUT_MS, what: `bash test/infra/${script} ${args.join(' ')}`,
   });
 }
 

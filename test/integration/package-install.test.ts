@@ -8,11 +8,12 @@
 // and with CommonJS/Node10, the settings of many existing projects (its module without top-level await,
 // and without @types/node, since the shipped types must not need Node's). Installs prefer npm's cache,
 // which `npm ci` filled with everything tsmpi depends on.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../helpers/command.js';
 import { checkThenNothingLeft, disposeAllJobs, linesOf, REPO, runJob } from '../helpers/job.js';
 
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -39,22 +40,8 @@ function npmEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs a command to its end (never blocking the worker: vitest talks to it meanwhile); a failure throws with what it printed. */
 function run(command: string, args: string[], cwd: string, timeoutMs = 60_000): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, env: npmEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolvePromise(stdout);
-      else reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) failed: exit ${code}${signal ? ` ${signal}` : ''}\n--- stdout\n${stdout}--- stderr\n${stderr}`));
-    });
-  });
+  return runCommand(command, args, { cwd, env: npmEnvironment(), timeoutMs });
 }
 
 /** A project of the user's own: an ES module package with nothing installed yet. */
