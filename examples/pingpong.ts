@@ -1,8 +1,9 @@
 // Ping-pong between ranks 0 and 1: the half round-trip latency and the bandwidth of typed messages,
-// measured the way `npm run bench` measures its Send/Recv rows (bench/ranks/p2p.ts), so the figures
-// agree: each size is first warmed up for 0.25 s (V8 runs the message path as optimized code only after
-// thousands of round trips; a cold run of 200 round trips of 8 B measured 10× too slow), then timed over
-// as many round trips as fill the time per size.
+// measured the way `npm run bench` measures its Send/Recv rows (bench/ranks/p2p.ts, bench/run.ts), so
+// the figures agree: V8 runs the message path as optimized code only after thousands of round trips (a
+// cold run of 200 round trips of 8 B measured 10× too slow), so a first pass over small and large
+// messages is not printed, and each size is then warmed up for 0.25 s before it is timed over as many
+// round trips as fill the time per size.
 //
 //   tsmpirun -np 2 examples/pingpong.ts [seconds per size, default 0.5]
 import { COMM_WORLD as comm, UNDEFINED, Wtime, type Comm } from 'tsmpi';
@@ -25,8 +26,8 @@ async function pingPong(pair: Comm, buf: Uint8Array, count: number): Promise<voi
   }
 }
 
-/** Seconds per half round trip of `bytes`-byte messages (rank 0 decides how long each phase runs). */
-async function halfRoundTrip(pair: Comm, bytes: number): Promise<number> {
+/** Seconds per half round trip of `bytes`-byte messages, timed for `seconds` (rank 0 decides how long). */
+async function halfRoundTrip(pair: Comm, bytes: number, seconds: number): Promise<number> {
   const buf = new Uint8Array(bytes);
   const batch = bytes <= 64 * 1024 ? 500 : bytes <= 1024 ** 2 ? 20 : 3;
   const warmUpStart = Wtime();
@@ -36,7 +37,7 @@ async function halfRoundTrip(pair: Comm, bytes: number): Promise<number> {
     await pingPong(pair, buf, batch);
     perRoundTrip = (Wtime() - t) / batch;
   } while (!(await pair.bcast(Wtime() - warmUpStart >= WARM_UP_SECONDS, 0)));
-  const count = await pair.bcast(Math.max(3, Math.ceil(secondsPerSize / perRoundTrip)), 0);
+  const count = await pair.bcast(Math.max(3, Math.ceil(seconds / perRoundTrip)), 0);
   const t = Wtime();
   await pingPong(pair, buf, count);
   return (Wtime() - t) / count / 2;
@@ -61,8 +62,11 @@ if (comm.size < 2) {
     console.log(`Send/Recv ping-pong of Uint8Array between 2 ranks (${WARM_UP_SECONDS} s warm-up, ~${secondsPerSize} s timed per size)`);
     console.log(`${'size'.padStart(8)}  ${'half round trip'.padStart(15)}  ${'bandwidth'.padStart(12)}`);
   }
+  // Not printed: the first measurements of fresh processes run cold code (the bench does the same).
+  await halfRoundTrip(pair, 8, 0.05);
+  await halfRoundTrip(pair, 1024 ** 2, 0.05);
   for (const bytes of SIZES) {
-    const seconds = await halfRoundTrip(pair, bytes);
+    const seconds = await halfRoundTrip(pair, bytes, secondsPerSize);
     if (pair.rank === 0) {
       console.log(`${sizeText(bytes).padStart(8)}  ${`${(seconds * 1e6).toFixed(1)} µs`.padStart(15)}  ${bandwidthText(bytes / seconds).padStart(12)}`);
     }
