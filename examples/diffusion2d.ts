@@ -39,10 +39,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pngjs from 'pngjs';
 import { COMM_WORLD as world, computeDims, Wtime } from 'tsmpi';
-
-const { PNG } = pngjs;
 
 // ---------------------------------------------------------------------------------------------------
 // Options
@@ -61,6 +58,20 @@ const { values: opts } = parseArgs({
   strict: true,
   allowPositionals: false,
 });
+
+// pngjs is needed only for --png, so it is loaded only then (it is not a dependency of tsmpi).
+type PngClass = typeof import('pngjs').PNG;
+async function loadPng(): Promise<PngClass | undefined> {
+  if (opts.png === undefined) return undefined;
+  try {
+    return (await import('pngjs')).default.PNG;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    if (world.rank === 0) console.error('--png needs the pngjs package: npm install pngjs');
+    process.exit(2);
+  }
+}
+const PNG = await loadPng();
 
 function positive(name: string, text: string): number {
   const v = Number(text);
@@ -194,7 +205,7 @@ function colour(v: number): [number, number, number] {
   return [0, 1, 2].map((k) => Math.round(c0[k]! + (c1[k]! - c0[k]!) * f)) as [number, number, number];
 }
 
-function writePng(f: Float64Array, path: string): void {
+function writePng(PNG: PngClass, f: Float64Array, path: string): void {
   const side = (M + 2) * scale; // walls included
   const png = new PNG({ width: side, height: side });
   for (let py = 0; py < side; py++) {
@@ -220,7 +231,7 @@ async function output(stepIndex: number, u: Float64Array): Promise<void> {
     if (f[k]! > max) max = f[k]!;
   }
   console.log(`t=${+(stepIndex * dt).toFixed(6)} step=${stepIndex} mass=${(sum * dx * dx).toFixed(10)} max=${max.toFixed(10)}`);
-  if (opts.png !== undefined) writePng(f, join(opts.png, `step-${String(frame).padStart(4, '0')}.png`));
+  if (PNG !== undefined) writePng(PNG, f, join(opts.png!, `step-${String(frame).padStart(4, '0')}.png`));
   frame++;
 }
 

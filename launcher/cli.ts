@@ -9,11 +9,13 @@
 // by yargs for options. Rewriting every option to the single-token `--name=value` form before yargs sees it
 // removes both ambiguities, and stopping at the first positional keeps the script's own arguments untouched.
 
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import type { HostSpec, LaunchOptions, RankMode } from './options.js';
+import { readConfig } from '../runtime/env/config.js';
+import { isTsmpiError } from '../runtime/errors.js';
 
 export type CommandLineResult =
   | { kind: 'run'; options: LaunchOptions }
@@ -43,7 +45,7 @@ const OPTIONS = {
     short: 'n',
     valueName: 'N',
     label: '-n, -np N',
-    help: 'number of ranks (default: the Slurm allocation size, else the number of slots)',
+    help: 'number of ranks (default: the slots of --host/--hostfile, else the Slurm allocation\'s task count, else the number of cores)',
   },
   host: {
     valueName: 'h1[:slots],h2…',
@@ -136,7 +138,7 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
     scriptArgs,
     oversubscribe: parsed.oversubscribe === true,
     tagOutput: parsed['tag-output'] === true,
-    outputFilename: outputFilename === undefined ? undefined : resolve(cwd, outputFilename),
+    outputFilename: outputFilename === undefined ? undefined : checkOutputDirectory(resolve(cwd, outputFilename)),
     env: parseExports(stringValues(parsed, 'x'), environment),
     timeoutSeconds: parseTimeout(lastStringValue(parsed, 'timeout')),
     nodeArgs: stringValues(parsed, 'node-arg'),
@@ -151,6 +153,14 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
       matrix: matrix === undefined ? undefined : resolve(cwd, matrix),
     },
   };
+  // Every rank would refuse a misspelt or bad TSMPI_ setting as it starts: say it once, before any does.
+  try {
+    readConfig({ ...environment, ...options.env });
+  } catch (error) {
+    // What is wrong, without the code a program would test for (`TSMPI_ERR_ARG: `).
+    if (isTsmpiError(error)) return { kind: 'exit', code: USAGE_ERROR_EXIT_CODE, stderr: `tsmpirun: ${error.message.slice(error.code.length + 2)}\n` };
+    throw error;
+  }
   return { kind: 'run', options };
 }
 
@@ -198,6 +208,11 @@ function identifyOption(token: string): { name: OptionName; spec: OptionSpec; ty
   if (token === '-np' || token.startsWith('-np=')) {
     const inlineValue = token.length > 3 ? token.slice(4) : undefined;
     return { name: 'np', spec: OPTIONS.np, typed: '-np', inlineValue };
+  }
+  // Read as -n with the value 'p2', `-np2` would get a baffling answer; mpirun does not take it either.
+  if (token.startsWith('-np')) {
+    const attached = token.slice(3);
+    throw new UsageError(/^[0-9]+$/.test(attached) ? `${token}: write -np ${attached}` : `unknown option: ${token}`);
   }
 
   if (token.startsWith('--')) {
@@ -323,6 +338,32 @@ function profileDirectory(option: boolean, twin: string | undefined, outputFilen
   if (!option && !fromTwin) return undefined;
   if (!option && twin !== '1') return resolve(cwd, twin!);
   return outputFilename === undefined ? cwd : resolve(cwd, outputFilename);
+}
+
+/**
+ * The rank folders are made when the ranks start: a path that cannot become a directory, or one in a
+ * folder we cannot write, is a usage error now rather than a failure of the started job.
+ */
+function checkOutputDirectory(directory: string): string {
+  for (let at = directory; ; at = dirname(at)) {
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(at);
+    } catch {
+      // Missing, or below a file (ENOTDIR): the first folder up that exists decides.
+    }
+    if (stats === undefined) {
+      if (dirname(at) === at) return directory;
+      continue;
+    }
+    if (!stats.isDirectory()) throw new UsageError(`--output-filename: ${at} is not a directory`);
+    try {
+      accessSync(at, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new UsageError(`--output-filename: cannot create files in ${at} (permission denied)`);
+    }
+    return directory;
+  }
 }
 
 // POSIX portable names; anything else would not survive every shell and spawn path on the way to a rank.

@@ -190,7 +190,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
     onFinished: rankFinished,
     onAbort: (rank, code, message) => {
       const judge = () => {
-        if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, `called abort(${code})`);
+        if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, message);
       };
       if (!message.includes('TSMPI_ERR_PEER_LOST')) return judge();
       secondaryFailures.add(rank);
@@ -405,5 +405,6 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   process.stdin.destroy();
   control.close();
   await observe.write(supervisor.exitStatus, say);
+  supervisor.summarize();
   return supervisor.exitStatus;
 }

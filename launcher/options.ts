@@ -9,7 +9,10 @@ export interface HostSpec {
 }
 
 export interface LaunchOptions {
-  /** undefined: not given, the job decides (the allocation's task count under Slurm, else the slot count). */
+  /**
+   * undefined: not given, the job decides: the slots of the hosts when given, else the allocation's task
+   * count inside a Slurm allocation, else the number of cores.
+   */
   np: number | undefined;
   /** Absolute path of the user's script (.ts .mts .js .mjs). */
   script: string;

@@ -2,6 +2,11 @@
 // exit status and ends the job; the others are sent SIGTERM, then SIGKILL after a grace period.
 // Signals to tsmpirun end every rank. Exit status (API.md): 0 when every rank exits 0; otherwise the
 // code of the first rank that failed (128+signal for a signal), or the code given to abort().
+//
+// What the user reads of a failure: the failing rank's own report comes first (the rank prints it), and
+// the job's last lines say what became of the others, in one line however many there are, and what the
+// failing rank did. The others' errors (TSMPI_ERR_PEER_LOST, only because that rank was lost) are not
+// printed at all (runtime/env/failure.ts).
 import { constants } from 'node:os';
 
 /** Time a rank gets between SIGTERM and SIGKILL when the job is being ended. */
@@ -31,6 +36,10 @@ export class Supervisor {
   private status: number | undefined;
   private ending = false;
   private killTimer: NodeJS.Timeout | undefined;
+  /** The job's first failure: which rank, and what it did ("exited with code 3", "called abort(4)"…). */
+  private failure: { rank: number; what: string } | undefined;
+  /** Other ranks that ended otherwise than by exiting 0 once the job was failing. */
+  private stoppedAfterFailure = 0;
 
   constructor(
     private readonly ranks: readonly SupervisedRank[],
@@ -56,15 +65,19 @@ export class Supervisor {
   rankExited(rank: number, code: number | null, signal: NodeJS.Signals | null): boolean {
     this.live.delete(rank);
     if (this.live.size === 0 && this.killTimer) clearTimeout(this.killTimer);
-    if (this.ending) return false;
-    if (signal) return this.fail(128 + signalNumber(signal), `rank ${rank} was killed by signal ${signal}`);
-    if (code !== 0) return this.fail(code ?? 1, `rank ${rank} exited with code ${code}`);
+    if (this.ending) {
+      if (this.failure !== undefined && rank !== this.failure.rank && (code !== 0 || signal !== null)) this.stoppedAfterFailure++;
+      return false;
+    }
+    if (signal) return this.fail(rank, 128 + signalNumber(signal), `was killed by ${signal}`);
+    if (code !== 0) return this.fail(rank, code ?? 1, `exited with code ${code}`);
     return false;
   }
 
-  rankAborted(rank: number, code: number, message: string): boolean {
+  /** `what`: what the rank did, as it said ("called abort(4)", "threw an uncaught TypeError: …"). */
+  rankAborted(rank: number, code: number, what: string): boolean {
     if (this.ending) return false;
-    return this.fail(code, `rank ${rank} ${message}`);
+    return this.fail(rank, code, what);
   }
 
   /** Ends the job with a status of our own (timeout, deadlock, signal to tsmpirun). */
@@ -80,10 +93,19 @@ export class Supervisor {
     for (const r of this.ranks) if (this.live.has(r.rank)) r.kill('SIGKILL');
   }
 
-  private fail(status: number, why: string): boolean {
+  /** Once every rank has ended and its output is out: how the failure ended the job, as its last lines. */
+  summarize(): void {
+    if (this.failure === undefined) return;
+    const { rank, what } = this.failure;
+    const others = this.stoppedAfterFailure;
+    if (others > 0) this.say(`tsmpirun: ${others} other rank${others === 1 ? '' : 's'} stopped because rank ${rank} failed`);
+    this.say(`tsmpirun: rank ${rank} ${what}`);
+  }
+
+  private fail(rank: number, status: number, what: string): boolean {
     this.status = status;
     this.ending = true;
-    this.say(`tsmpirun: ${why}; terminating the other ranks`);
+    this.failure = { rank, what };
     this.killTimer = setTimeout(() => this.terminateAll(), PEER_LOST_NOTICE_MS);
     return true;
   }

@@ -1,6 +1,7 @@
 // Everything the runtime exports except the world itself (runtime/index.ts adds COMM_WORLD, COMM_SELF
 // and finalize by joining the job), and the step that joins it. The one-file runtime is built from
 // this module (dist/tsmpi-runtime.cjs, see launcher/transform.ts).
+/** @internal Joining the job: done once per rank by the runtime's entry, never by user code. */
 export { joinWorld, type World } from './world.js';
 export { Comm, type VectorSpec } from './comm/comm.js';
 export { CartComm } from './comm/cart.js';

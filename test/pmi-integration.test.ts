@@ -13,16 +13,19 @@
 // Hydra's control port listens on every interface (no option changes that), so mpiexec runs inside a
 // private network namespace with only loopback up. Slurm is configured to listen on 127.0.0.1 only.
 //
-// Needs root (apt-get install, starting munged/slurmctld/slurmd); without it the tests fail with a message
-// saying so rather than being skipped. No process started here outlives the file: afterAll stops Slurm
-// (unless another test file still holds it, see slurm.sh) and kills any stray driver by PID.
+// Needs root (apt-get install, starting munged/slurmctld/slurmd, unshare); without it the file is skipped
+// with one line saying so. No process started here outlives the file: afterAll stops Slurm (unless
+// another test file still holds it, see slurm.sh) and kills any stray driver by PID.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeRun as describeJob, leftBehind, runWithTmp, sortedLines, type RunResult as JobRun } from './infra/cluster.js';
+import {
+  SETUP_TIMEOUT_MS, describeRun as describeJob, infra, leaveTestSlurm, leftBehind, runWithTmp, skipWithoutRoot, sortedLines, useTestSlurm,
+  type RunResult as JobRun,
+} from './infra/cluster.js';
 import { checkTraceFile } from './helpers/trace-check.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,10 +44,6 @@ async function pmiJob(what: string, command: string, args: string[]): Promise<Jo
   expect(await leftBehind(r, { graceMs: GROUP_EXIT_GRACE_MS }), describeJob(what, r)).toBe('');
   return r;
 }
-const SLURM_SH = join(REPO, 'test', 'infra', 'slurm.sh');
-const MPICH_SH = join(REPO, 'test', 'infra', 'mpich.sh');
-/** A fresh machine installs packages first (apt-get update + about 15 MB of .debs). */
-const SETUP_TIMEOUT_MS = 300_000;
 /** One launcher run; a healthy one takes well under a second. */
 const RUN_TIMEOUT_MS = 60_000;
 /** The abort driver's survivors wait 30 s before giving up; a launcher that honours abort ends far sooner. */
@@ -156,21 +155,6 @@ function describeRun(r: RunResult): string {
   return `exit ${r.status}${r.signal ? ` (signal ${r.signal})` : ''} after ${r.ms.toFixed(0)} ms${r.leftBehind ? ', processes left behind' : ''}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
 }
 
-/** Runs an infra script synchronously; a failure becomes an error carrying the script's own message. */
-function infra(script: string, args: string[]): string {
-  const result = spawnSync('bash', [script, ...args], { cwd: REPO, encoding: 'utf8', timeout: SETUP_TIMEOUT_MS });
-  if (result.status !== 0) {
-    throw new Error(`bash ${script} ${args.join(' ')} failed (exit ${result.status}${result.signal ? `, ${result.signal}` : ''}):\n${result.stderr}${result.stdout}`);
-  }
-  return result.stdout;
-}
-
-function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new Error('PMI integration tests need root: they install Debian packages (slurm-wlm, munge, mpich) and start munged/slurmctld/slurmd. Run the tests as root (CI does).');
-  }
-}
-
 /** The driver imports the built client; build when dist is missing or older than the sources. Other
  *  files of the tree may not type-check while they are being written, and tsc still emits then, so the
  *  check is that the client's output is fresh, not tsc's exit status (CI type-checks separately). */
@@ -234,16 +218,17 @@ function report(what: string, r: RunResult): void {
   expect(r.leftBehind, `${what} left processes running ${GROUP_EXIT_GRACE_MS} ms after exiting`).toBe(false);
 }
 
-describe('srun --mpi=pmi2 on a single-node Slurm', () => {
-  beforeAll(() => {
-    requireRoot();
+const skip = skipWithoutRoot(import.meta.url, 'install slurm-wlm, munge and mpich via apt, start the Slurm daemons and run mpiexec in a network namespace');
+
+describe.skipIf(skip)('srun --mpi=pmi2 on a single-node Slurm', () => {
+  beforeAll(async () => {
     ensureBuilt();
-    infra(SLURM_SH, ['up', '--holder', String(process.pid)]);
+    await useTestSlurm();
   }, SETUP_TIMEOUT_MS);
 
-  afterAll(() => {
+  afterAll(async () => {
     const stray = killStrayDrivers();
-    infra(SLURM_SH, ['down', '--holder', String(process.pid)]);
+    await leaveTestSlurm();
     expect(stray, 'driver processes left running after srun').toEqual([]);
   }, SETUP_TIMEOUT_MS);
 
@@ -313,11 +298,10 @@ describe('srun --mpi=pmi2 on a single-node Slurm', () => {
   });
 });
 
-describe('mpiexec.hydra inside unshare --net', () => {
-  beforeAll(() => {
-    requireRoot();
+describe.skipIf(skip)('mpiexec.hydra inside unshare --net', () => {
+  beforeAll(async () => {
     ensureBuilt();
-    infra(MPICH_SH, []);
+    await infra('mpich.sh', []);
   }, SETUP_TIMEOUT_MS);
 
   afterAll(() => {

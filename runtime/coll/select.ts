@@ -139,7 +139,7 @@ const APPLICABLE: { [C in CollName]?: (forced: AlgorithmOf<C>, input: SelectionI
   reduce_scatter_block: (forced, i) => (i.userOp ? 'allreduce' : forced),
 };
 
-const ENV_PREFIX = 'TSMPI_COLL_';
+export const ENV_PREFIX = 'TSMPI_COLL_';
 let source: NodeJS.ProcessEnv = process.env;
 let overrides: Partial<Record<CollName, string>> | undefined;
 
@@ -151,9 +151,13 @@ export function resetSelection(env: NodeJS.ProcessEnv = process.env): void {
 
 /** The TSMPI_COLL_* overrides, validated (TSMPI_ERR_ARG for an unknown collective or algorithm). */
 export function collOverrides(): Readonly<Partial<Record<CollName, string>>> {
-  if (overrides) return overrides;
+  return (overrides ??= parseCollOverrides(source));
+}
+
+/** The TSMPI_COLL_* overrides of `env`, validated; also checked when a rank starts (runtime/env/config.ts). */
+export function parseCollOverrides(env: NodeJS.ProcessEnv): Partial<Record<CollName, string>> {
   const found: Partial<Record<CollName, string>> = {};
-  for (const [key, raw] of Object.entries(source)) {
+  for (const [key, raw] of Object.entries(env)) {
     if (!key.startsWith(ENV_PREFIX) || raw === undefined) continue;
     const coll = key.slice(ENV_PREFIX.length).toLowerCase();
     if (!(coll in COLL_ALGORITHMS)) {
@@ -168,7 +172,7 @@ export function collOverrides(): Readonly<Partial<Record<CollName, string>>> {
     }
     found[coll as CollName] = value;
   }
-  return (overrides = found);
+  return found;
 }
 
 /** The algorithm `coll` runs for this call. */

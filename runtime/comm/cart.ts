@@ -49,7 +49,7 @@ export class CartComm extends Comm {
   }
 }
 
-/** createCart's work (kept here so comm.ts need not import its own subclass). */
+/** @internal createCart's work (kept here so comm.ts need not import its own subclass). */
 export async function makeCart(
   parent: Comm, plan: SplitPlanner, dims: readonly number[], periods: FlagsInput | undefined, _reorder: boolean,
 ): Promise<CartComm | null> {

@@ -17,7 +17,7 @@ import { Status } from '../p2p/status.js';
 import { callLabel, type CallName } from '../wire/call-label.js';
 import { dtypeName, dtypeOf, type TypedArray } from '../wire/dtype.js';
 
-/** Describes a value for an error message without printing it whole. */
+/** @internal Describes a value for an error message without printing it whole. */
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
@@ -33,7 +33,7 @@ function rejecting<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** What every communicator of a process shares. */
+/** @internal What every communicator of a process shares. */
 export interface CommShared {
   engine: Engine;
   /** Ends the whole job with an exit code (through tsmpirun or the PMI launcher when there is one). */
@@ -41,6 +41,7 @@ export interface CommShared {
   contextIds: ContextIds;
 }
 
+/** @internal */
 export interface CommInit {
   shared: CommShared;
   /** Point-to-point context; the collective context is context + 1. */
@@ -52,16 +53,17 @@ export interface CommInit {
   collTagStart?: number;
 }
 
-/** A new communicator's context and members, agreed by its parent's members. */
+/** @internal A new communicator's context and members, agreed by its parent's members. */
 export interface CommPlan {
   members: Int32Array;
   context: number;
   collTagStart: number;
 }
 
-/** split's agreement for one new communicator: who is in mine, and its context (null for UNDEFINED). */
+/** @internal split's agreement for one new communicator: who is in mine, and its context (null for UNDEFINED). */
 export type SplitPlanner = (color: number, key: number) => Promise<CommPlan | null>;
 
+/** @internal */
 export function newCommShared(engine: Engine, abortJob: (errorcode: number) => never): CommShared {
   return { engine, abortJob, contextIds: new ContextIds() };
 }

@@ -79,7 +79,7 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
     ...(shared ? { shm: { arena: shared.arena, spin: shared.spin, hostPort: shared.hostPort } } : {}),
   });
   let control: ControlClient | undefined;
-  installFailureHandlers(rank, (message) => control?.abort(1, `failed: ${message}`));
+  installFailureHandlers(rank, (what) => control?.abort(1, what), { quietWhenPeerLost: true });
   // Rank threads of one process need no listener among themselves: shared memory carries it all.
   const needsListener = size > 1 && (!shared || shared.arena.worldRanks.length < size);
   const address = needsListener ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');

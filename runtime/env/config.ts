@@ -1,5 +1,7 @@
-// The runtime's configuration, read once from TSMPI_* environment variables. Unknown TSMPI_ keys are
-// rejected at start-up, so a misspelt setting is an error and never silently ignored.
+// The runtime's configuration, read once from TSMPI_* environment variables. Unknown TSMPI_ keys and bad
+// values are rejected at start-up, so a misspelt setting is an error and never silently ignored: by
+// tsmpirun before it starts any rank (launcher/cli.ts), and by every rank as it starts.
+import { ENV_PREFIX as COLL_PREFIX, parseCollOverrides } from '../coll/select.js';
 import { tsmpiError } from '../errors.js';
 
 export interface RuntimeConfig {
@@ -43,22 +45,34 @@ export function restoreUserExtraCaCerts(): void {
   delete process.env[USER_EXTRA_CA_CERTS_VARIABLE];
 }
 
-const KNOWN = new Set([
-  'TSMPI_CONTROL', 'TSMPI_RANK', 'TSMPI_SIZE', 'TSMPI_SECRET_FD', 'TSMPI_JOB_DIR', 'TSMPI_TRANSPORT',
-  'TSMPI_TCP_HOST', 'TSMPI_EAGER_LIMIT', 'TSMPI_SCRIPT', 'TSMPI_PMI', 'TSMPI_RANKS',
-  // --profile, --trace FILE, --comm-matrix FILE.svg and the event cap per rank (env/observe.ts reads
-  // them); TSMPI_OBSERVE_CLOCK is set by tsmpirun: its host, whose clock the recordings are aligned to.
-  'TSMPI_PROFILE', 'TSMPI_TRACE', 'TSMPI_COMM_MATRIX', 'TSMPI_OBSERVE_EVENTS', 'TSMPI_OBSERVE_CLOCK',
-  // Read by tsmpirun (the address its control server and local ranks use when ranks run on other
-  // hosts); ranks inherit tsmpirun's environment, so it must be accepted here too.
-  'TSMPI_LAUNCHER_ADDRESS',
-  // Set by tsmpirun run as a PMI task: the private directory of the job's bundle, removed by the rank
-  // once the bundle is loaded.
-  'TSMPI_BUNDLE_DIR',
+/**
+ * The variables a user may set (the README's "Configuration of the runtime"), the one list that error
+ * messages offer. TSMPI_LAUNCHER_ADDRESS is read by tsmpirun (the address its control server and local
+ * ranks use when ranks run on other hosts); ranks inherit tsmpirun's environment, so they accept it too.
+ */
+const USER_VARIABLES: readonly string[] = [
+  'TSMPI_RANKS', 'TSMPI_TRANSPORT', 'TSMPI_EAGER_LIMIT', 'TSMPI_TCP_HOST', 'TSMPI_LAUNCHER_ADDRESS', 'TSMPI_PMI',
+  // --profile, --trace FILE, --comm-matrix FILE.svg and the event cap per rank (env/observe.ts reads them).
+  'TSMPI_PROFILE', 'TSMPI_TRACE', 'TSMPI_COMM_MATRIX', 'TSMPI_OBSERVE_EVENTS',
+];
+/** The family of collective algorithm overrides, TSMPI_COLL_<NAME>=<algorithm>, validated by coll/select.ts. */
+const USER_PREFIXES = [COLL_PREFIX];
+/** What the user may set, as error messages list it. */
+const USER_SETTINGS: readonly string[] = [...USER_VARIABLES, ...USER_PREFIXES.map((prefix) => `${prefix}<NAME>`)];
+/**
+ * Set by tsmpirun (and bin/tsmpirun) for what it starts: accepted, never offered. TSMPI_BUNDLE_DIR is set
+ * by tsmpirun run as a PMI task: the private directory of the job's bundle, removed by the rank once
+ * the bundle is loaded. TSMPI_OBSERVE_CLOCK names tsmpirun's host, whose clock recordings are aligned to.
+ */
+const INTERNAL_VARIABLES = new Set([
+  'TSMPI_CONTROL', 'TSMPI_RANK', 'TSMPI_SIZE', 'TSMPI_SECRET_FD', 'TSMPI_JOB_DIR', 'TSMPI_SCRIPT', 'TSMPI_BUNDLE_DIR',
+  'TSMPI_OBSERVE_CLOCK',
   USER_EXTRA_CA_CERTS_VARIABLE,
 ]);
-/** Families validated by their own layer (collective algorithm overrides). */
-const KNOWN_PREFIXES = ['TSMPI_COLL_'];
+
+function isKnownVariable(key: string): boolean {
+  return USER_VARIABLES.includes(key) || USER_PREFIXES.some((p) => key.startsWith(p)) || INTERNAL_VARIABLES.has(key);
+}
 
 function integer(env: NodeJS.ProcessEnv, key: string, min: number, max: number): number | undefined {
   const raw = env[key];
@@ -70,12 +84,15 @@ function integer(env: NodeJS.ProcessEnv, key: string, min: number, max: number):
   return n;
 }
 
+/** Reads and checks the TSMPI_* variables of `env`; TSMPI_ERR_ARG for an unknown one or a bad value. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   for (const key of Object.keys(env)) {
-    if (key.startsWith('TSMPI_') && !KNOWN.has(key) && !KNOWN_PREFIXES.some((p) => key.startsWith(p))) {
-      throw tsmpiError('TSMPI_ERR_ARG', `unknown configuration variable ${key} (known: ${[...KNOWN].join(', ')}, TSMPI_COLL_*)`);
+    if (key.startsWith('TSMPI_') && !isKnownVariable(key)) {
+      throw tsmpiError('TSMPI_ERR_ARG', `unknown variable ${key}; the variables users may set are: ${USER_SETTINGS.join(', ')}`);
     }
   }
+  // Checked now, not at the first collective.
+  parseCollOverrides(env);
   const transport = env.TSMPI_TRANSPORT ?? 'unix';
   if (transport !== 'unix' && transport !== 'tcp') {
     throw tsmpiError('TSMPI_ERR_ARG', `TSMPI_TRANSPORT=${transport}: expected unix or tcp`);

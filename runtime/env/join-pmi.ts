@@ -167,7 +167,7 @@ export async function joinPmiJob(
       quietExit = true;
       return;
     }
-    control.abort(1, `rank ${rank} failed: ${message}`);
+    control.abort(1, `rank ${rank} ${message}`);
   });
 
   let ownDir: string | undefined;

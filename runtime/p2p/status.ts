@@ -9,7 +9,7 @@ export class Status {
   /** True when the receive was cancelled before anything matched it. */
   cancelled = false;
 
-  /** Copies another status into this one (used to fill a caller-supplied Status). */
+  /** @internal Copies another status into this one (used to fill a caller-supplied Status). */
   assign(other: Status): this {
     this.source = other.source;
     this.tag = other.tag;

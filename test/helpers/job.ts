@@ -69,6 +69,14 @@ export interface Line {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * `--timeout` for tests whose hang report must show every rank blocked. tsmpirun counts it from its own
+ * start, so it must outlast the ranks' start-up: on a loaded 2-core machine (or over ssh) ranks have
+ * needed more than 2 s to reach their blocking call, and the report then said "not waiting" or "no
+ * answer" for them. Such tests also check that every rank announced its blocking call before it.
+ */
+export const HANG_REPORT_TIMEOUT_S = 10;
 const live = new Set<Job>();
 
 export class Job {

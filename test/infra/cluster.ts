@@ -2,10 +2,12 @@
 // namespace cluster of netns.sh, run commands (tsmpirun among them) inside a namespace host or under Slurm
 // with a TMPDIR of their own, and prove afterwards that nothing of a job is left on any host. The hosts are
 // network namespaces of this machine, so one /proc shows the processes of all of them.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCommand } from '../helpers/command.js';
 import { LAUNCHER, REPO, findProcessesMentioning, killJobProcesses } from '../helpers/job.js';
 
 export { LAUNCHER, REPO };
@@ -13,20 +15,47 @@ export { LAUNCHER, REPO };
 /** A fresh machine installs packages first. */
 export const SETUP_TIMEOUT_MS = 300_000;
 
-export function requireRoot(what: string): void {
-  if (process.getuid?.() !== 0) {
-    throw new Error(`${what} need root (apt-get install, network namespaces, sshd, Slurm daemons). Run the tests as root (CI does).`);
+/**
+ * For a test file that needs root (package installs, network namespaces, sshd, Slurm's daemons): true,
+ * after one line on stderr saying why the file is skipped and how to run it, when the suite does not run
+ * as root; then the file's tests are skipped (describe.skipIf). CI runs as root and runs them all.
+ */
+export function skipWithoutRoot(testFileUrl: string, needs: string): boolean {
+  if (process.getuid?.() === 0) {
+    if (!existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: build first (npm run build)`);
+    return false;
   }
-  if (!existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: build first (npx tsc -p .)`);
+  const file = relative(REPO, fileURLToPath(testFileUrl));
+  process.stderr.write(`${file}: skipped, it needs root to ${needs}; run \`npm test\` as root (or \`sudo npm test\`) to include it\n`);
+  return true;
 }
 
-/** Runs an infra script synchronously; a failure becomes an error carrying the script's own message. */
-export function infra(script: string, args: string[]): string {
-  const result = spawnSync('bash', [join(REPO, 'test', 'infra', script), ...args], { cwd: REPO, encoding: 'utf8', timeout: SETUP_TIMEOUT_MS });
-  if (result.status !== 0) {
-    throw new Error(`bash test/infra/${script} ${args.join(' ')} failed (exit ${result.status}${result.signal ? `, ${result.signal}` : ''}):\n${result.stderr}${result.stdout}`);
-  }
-  return result.stdout;
+/** Runs an infra script to its end; a failure becomes an error carrying the script's own message. */
+export function infra(script: string, args: string[]): Promise<string> {
+  return runCommand('bash', [join(REPO, 'test', 'infra', script), ...args], {
+    cwd: REPO, timeoutMs: SETUP_TIMEOUT_MS, what: `bash test/infra/${script} ${args.join(' ')}`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The test Slurm
+
+/**
+ * Starts the private single-node Slurm of test/infra/slurm.sh (or joins it, when another test file
+ * already started it) and points every Slurm command of this test file at it: sbatch, srun, salloc,
+ * scontrol and scancel here, and the srun that tsmpirun runs inside an allocation, all read SLURM_CONF
+ * from the environment they inherit from this process.
+ */
+export async function useTestSlurm(): Promise<void> {
+  await infra('slurm.sh', ['up', '--holder', String(process.pid)]);
+  const conf = /^SLURM_CONF=(.+)$/m.exec(await infra('slurm.sh', ['env']))?.[1];
+  if (conf === undefined) throw new Error('test/infra/slurm.sh env printed no SLURM_CONF');
+  process.env.SLURM_CONF = conf;
+}
+
+/** This test file no longer needs the test Slurm; the last one to leave stops it. */
+export async function leaveTestSlurm(): Promise<void> {
+  await infra('slurm.sh', ['down', '--holder', String(process.pid)]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -51,7 +80,7 @@ export interface NsCluster {
 }
 
 export async function startNsCluster(count: number): Promise<NsCluster> {
-  infra('netns.sh', ['install']);
+  await infra('netns.sh', ['install']);
   const dir = mkdtempSync(join(tmpdir(), 'tsmpi-netns-'));
   const holder: ChildProcess = spawn('bash', [join(REPO, 'test', 'infra', 'netns.sh'), 'up', dir, String(count)], {
     cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'],
@@ -96,6 +125,8 @@ export interface RunResult {
   /** The command's private TMPDIR: whatever mentions it belongs to this run. */
   tmp: string;
   timedOut: boolean;
+  /** Complete stdout lines, each with when it arrived (ms since the command started). */
+  stdoutLines: { text: string; at: number }[];
 }
 
 export interface RunOptions {
@@ -126,14 +157,15 @@ export function runWithTmp(command: string, args: string[], options: RunOptions 
   let stderr = '';
   let partial = '';
   const lines: string[] = [];
+  const stdoutLines: RunResult['stdoutLines'] = [];
   child.stdout!.on('data', (d: Buffer) => {
     stdout += d;
-    if (!options.killOnLine) return;
     const parts = (partial + d.toString()).split('\n');
     partial = parts.pop()!;
     for (const line of parts) {
       lines.push(line);
-      if (!options.killOnLine(line, lines)) continue;
+      stdoutLines.push({ text: line, at: performance.now() - started });
+      if (!options.killOnLine?.(line, lines)) continue;
       const target = options.kill === 'launcher' ? launcherPid(tmp) : child.pid;
       if (target !== undefined) process.kill(target, 'SIGKILL');
     }
@@ -148,7 +180,7 @@ export function runWithTmp(command: string, args: string[], options: RunOptions 
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: performance.now() - started, tmp, timedOut });
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started, tmp, timedOut, stdoutLines });
     });
   });
 }

@@ -3,9 +3,15 @@
 # slurmctld and slurmd on 127.0.0.1, started without systemd (the configuration is the one verified in
 # shared/research/slurm.md).
 #
+# The cluster is private: its slurm.conf, state, spool, logs and pid files live in CLUSTER_DIR (under
+# /run/tsmpi-slurm, root's tmpfs), its daemons listen on two free ports chosen at start, and every Slurm
+# command reaches it through SLURM_CONF. Nothing under /etc/slurm or the system's spool and log folders
+# is read or written, so on a machine that already runs Slurm (a cluster's login node) the suite leaves
+# the real cluster alone. munge is the system's: it is started only if it is not running.
+#
 #   bash test/infra/slurm.sh up   [--holder PID]   install if missing, configure, start, wait until idle
 #   bash test/infra/slurm.sh down [--holder PID] [--force]
-#                                                  cancel jobs, stop the daemons `up` started, clean spools
+#                                                  cancel jobs, stop the daemons `up` started, clean state
 #   bash test/infra/slurm.sh env                   KEY=VALUE lines describing the test cluster (SLURM_CONF,
 #                                                  TEST_SLURM_PARTITION/NODE/CPUS/UP; no TSMPI_ prefix,
 #                                                  which the runtime reserves for its own settings)
@@ -24,35 +30,52 @@ INFRA_NAME=slurm
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-SLURM_CONF=/etc/slurm/slurm.conf
-CONF_MARKER='# written by tsmpi test/infra/slurm.sh'
-STATE_DIR=/run/tsmpi-slurm           # tmpfs: what `up` started and who holds the cluster
+STATE_DIR=/run/tsmpi-slurm           # tmpfs, root's: what `up` started and who holds the cluster
 LOCK_FILE=/run/tsmpi-slurm.lock
+CLUSTER_DIR=$STATE_DIR/cluster       # the private cluster: configuration, state, spool, logs, pid files
+export SLURM_CONF=$CLUSTER_DIR/slurm.conf # read by sinfo, scontrol, squeue, scancel below (and by the tests)
 MUNGE_PIDFILE=/run/munge/munged.pid
-CTLD_PIDFILE=/run/slurmctld.pid
-SLURMD_PIDFILE=/run/slurmd.pid
+CTLD_PIDFILE=$CLUSTER_DIR/slurmctld.pid
+SLURMD_PIDFILE=$CLUSTER_DIR/slurmd.pid
 NODE_NAME=localhost
 PARTITION=debug
 NODE_CPUS=16
 WAIT_S=${TEST_SLURM_WAIT_S:-30}
 
-write_conf() {
+# free_ports N — N distinct TCP ports nobody listens on at 127.0.0.1, below Linux's ephemeral range
+# (32768 and up) so that no outgoing connection takes one before the daemons bind it.
+free_ports() {
+  node -e '
+    const net = require("node:net");
+    const wanted = Number(process.argv[1]), found = [];
+    const attempt = (tries) => {
+      if (found.length === wanted) return console.log(found.join(" "));
+      if (tries === 0) { console.error("no free port found"); process.exit(1); }
+      const port = 20000 + Math.floor(Math.random() * 12000);
+      if (found.includes(port)) return attempt(tries - 1);
+      const probe = net.createServer().once("error", () => attempt(tries - 1));
+      probe.listen(port, "127.0.0.1", () => probe.close(() => { found.push(port); attempt(tries - 1); }));
+    };
+    attempt(200);' "$1"
+}
+
+write_conf() { # write_conf CTLD_PORT SLURMD_PORT
   cat <<EOF
-$CONF_MARKER (shared/research/slurm.md); overwritten on every 'up'
-ClusterName=ci
+# written by tsmpi test/infra/slurm.sh (shared/research/slurm.md) for the test cluster only
+ClusterName=tsmpitest
 SlurmctldHost=localhost
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-SlurmctldPort=6817
-SlurmdPort=6818
-StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
+SlurmctldPort=$1
+SlurmdPort=$2
+StateSaveLocation=$CLUSTER_DIR/state
+SlurmdSpoolDir=$CLUSTER_DIR/spool
 SlurmctldPidFile=$CTLD_PIDFILE
 SlurmdPidFile=$SLURMD_PIDFILE
-SlurmctldLogFile=/var/log/slurm/slurmctld.log
-SlurmdLogFile=/var/log/slurm/slurmd.log
+SlurmctldLogFile=$CLUSTER_DIR/slurmctld.log
+SlurmdLogFile=$CLUSTER_DIR/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SwitchType=switch/none
@@ -104,7 +127,7 @@ start_daemon() { # start_daemon NAME PIDFILE COMM COMMAND...
   fi
   # The daemon must not inherit our stdio or the flock on fd 9: a caller capturing our output would wait
   # for the daemon's copy of the pipe to close (forever), and the lock would be held as long as it runs.
-  local startlog="/var/log/slurm/start-$name.log"
+  local startlog="$CLUSTER_DIR/start-$name.log"
   "$@" </dev/null >"$startlog" 2>&1 9>&- || { cat "$startlog" >&2; infra_die "$name failed to start ($*)"; }
   if ! wait_for 10 "$name pid file $pidfile" pid_from "$pidfile" "$comm" >/dev/null; then
     cat "$startlog" >&2
@@ -140,7 +163,7 @@ stop_daemons() {
 }
 
 dump_logs() {
-  for f in /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log; do
+  for f in "$CLUSTER_DIR/slurmctld.log" "$CLUSTER_DIR/slurmd.log"; do
     [ -r "$f" ] && { echo "--- tail $f" >&2; tail -n 15 "$f" >&2; }
   done
   return 0
@@ -159,27 +182,35 @@ cmd_up() {
   local holder=$1
   infra_require_root
   infra_apt_install slurm-wlm munge 9>&-
-  mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge "$STATE_DIR/holders"
-  chown munge:munge /run/munge
+  mkdir -p "$STATE_DIR/holders" "$CLUSTER_DIR"
+  chmod 700 "$STATE_DIR" "$CLUSTER_DIR"
 
-  if [ ! -s /etc/munge/munge.key ]; then
-    # Debian's postinst creates the key; a machine where that step was skipped still needs one.
-    /usr/sbin/mungekey --create --keyfile=/etc/munge/munge.key
-    chown munge:munge /etc/munge/munge.key
-    chmod 600 /etc/munge/munge.key
+  if ! pid_from "$MUNGE_PIDFILE" munged >/dev/null; then
+    mkdir -p /run/munge
+    chown munge:munge /run/munge
+    if [ ! -s /etc/munge/munge.key ]; then
+      # Debian's postinst creates the key; a machine where that step was skipped still needs one.
+      /usr/sbin/mungekey --create --keyfile=/etc/munge/munge.key
+      chown munge:munge /etc/munge/munge.key
+      chmod 600 /etc/munge/munge.key
+    fi
+    start_daemon munged "$MUNGE_PIDFILE" munged runuser -u munge -- /usr/sbin/munged
   fi
-
-  if [ -e "$SLURM_CONF" ] && ! grep -qF "$CONF_MARKER" "$SLURM_CONF"; then
-    infra_die "$SLURM_CONF exists and was not written by this script; refusing to overwrite a real Slurm configuration"
-  fi
-  write_conf >"$SLURM_CONF.tmp" && mv "$SLURM_CONF.tmp" "$SLURM_CONF"
-
-  start_daemon munged "$MUNGE_PIDFILE" munged runuser -u munge -- /usr/sbin/munged
   wait_for 10 "munge socket" test -S /run/munge/munge.socket.2 || infra_die "munged is not listening"
+
+  if ! pid_from "$CTLD_PIDFILE" slurmctld >/dev/null; then
+    # A fresh cluster: new ports (the last ones may be taken by now), empty state and spool.
+    rm -rf "$CLUSTER_DIR/state" "$CLUSTER_DIR/spool"
+    mkdir -p "$CLUSTER_DIR/state" "$CLUSTER_DIR/spool"
+    local ports
+    ports=$(free_ports 2) || infra_die "no free ports for slurmctld and slurmd"
+    # shellcheck disable=SC2086 # two words: the two ports
+    write_conf $ports >"$SLURM_CONF.tmp" && mv "$SLURM_CONF.tmp" "$SLURM_CONF"
+  fi
   # -c: start from empty state, so jobs of an earlier run (or a crashed test) are forgotten.
-  start_daemon slurmctld "$CTLD_PIDFILE" slurmctld /usr/sbin/slurmctld -c
+  start_daemon slurmctld "$CTLD_PIDFILE" slurmctld /usr/sbin/slurmctld -c -f "$SLURM_CONF"
   # -N: the machine's host name is not "localhost", so the node name is forced to the one in slurm.conf.
-  start_daemon slurmd "$SLURMD_PIDFILE" slurmd /usr/sbin/slurmd -N "$NODE_NAME"
+  start_daemon slurmd "$SLURMD_PIDFILE" slurmd /usr/sbin/slurmd -f "$SLURM_CONF" -N "$NODE_NAME"
 
   if ! wait_for "$WAIT_S" "node $NODE_NAME to be idle (sinfo -h -o %T)" node_ready; then
     case "$(node_state)" in
@@ -210,10 +241,7 @@ cmd_down() {
     wait_for 15 "jobs to leave the queue" sh -c '[ -z "$(squeue -h -o %i 2>/dev/null)" ]' || true
   fi
   stop_daemons slurmd slurmctld munged
-  rm -rf /var/spool/slurmctld/* /var/spool/slurmd/* "$STATE_DIR/holders"
-  if pgrep -x slurmstepd >/dev/null 2>&1; then
-    infra_log "warning: slurmstepd processes still running: $(pgrep -x slurmstepd | tr '\n' ' ')"
-  fi
+  rm -rf "$CLUSTER_DIR" "$STATE_DIR/holders"
   infra_log "down"
 }
 

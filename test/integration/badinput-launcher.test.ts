@@ -28,9 +28,9 @@ function expectFileLine(stderr: string, script: string, line: number): void {
   expect(resolve(REPO, m![1]!), `the message names the file as '${m![1]}', which is not ${script} (tsmpirun ran in ${REPO})`).toBe(script);
 }
 
-async function expectNoRank(args: string[], status: number, message: RegExp): Promise<string> {
+async function expectNoRank(args: string[], status: number, message: RegExp, env: Record<string, string> = {}): Promise<string> {
   const marker = join(scratch, `marker-${Math.random().toString(36).slice(2)}`);
-  const result = await runJob({ launcherArgs: args, env: { FAILTEST_MARKER: marker }, timeoutMs: 30_000 });
+  const result = await runJob({ launcherArgs: args, env: { ...env, FAILTEST_MARKER: marker }, timeoutMs: 30_000 });
   const text = result.job.describe(result);
   expect(result.code, text).toBe(status);
   expect(result.stderr, text).toMatch(/^tsmpirun: /m);
@@ -64,6 +64,8 @@ describe('tsmpirun with bad options: exit 2, a clear message, no rank started', 
     ['more ranks than the slots of --host', ['--host', 'localhost:2', '-np', '4', STARTED], /slots|oversubscribe/],
     ['-x with an invalid name', ['-x', '1BAD=2', '-np', '2', STARTED], /-x/],
     ['--output-filename without a value', ['-np', '2', '--output-filename'], /output-filename|needs a value/],
+    ['--output-filename naming a file', ['-np', '2', '--output-filename', join(scratch, 'notes.txt'), STARTED], /--output-filename: .*notes\.txt is not a directory/],
+    ['-np2 without a space', ['-np2', STARTED], /-np2: write -np 2/],
     ['a flag given a value', ['--oversubscribe=yes', '-np', '2', STARTED], /oversubscribe/],
   ];
   writeFileSync(join(scratch, 'notes.txt'), 'console.log(1)\n');
@@ -72,6 +74,14 @@ describe('tsmpirun with bad options: exit 2, a clear message, no rank started', 
       await expectNoRank(args, 2, message);
     });
   }
+
+  it.each([
+    ['a misspelt TSMPI_ variable', { TSMPI_EAGERLIMIT: '4096' }, /^tsmpirun: unknown variable TSMPI_EAGERLIMIT; the variables users may set are: TSMPI_TRANSPORT, /],
+    ['a bad collective override', { TSMPI_COLL_BCAST: 'fastest' }, /^tsmpirun: TSMPI_COLL_BCAST=fastest is not an algorithm of bcast; valid: /],
+  ])('%s in the environment: one line', async (_what, env, message) => {
+    const stderr = await expectNoRank(['-np', '2', STARTED], 2, message, env);
+    expect(stderr.split('\n')).toHaveLength(2);
+  });
 });
 
 describe('a script that does not compile: exit 1, file:line in the message, no rank started', () => {

@@ -3,11 +3,13 @@
 // program must not be able to tell, apart from what it is not meant to look at. The fixture
 // test/fixtures/forms/observe.ts prints what its top level sees and which bundle file its rank runs;
 // observe-module.ts is the same program kept in the module form by an export. Also: a program that
-// imports packages, one of them an ES module only, takes the module form and runs.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// imports packages, one of them an ES module only, takes the module form and runs; import.meta's
+// location is replaced in code only; the bundle cache notices an edit that keeps size and time.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkThenNothingLeft, disposeAllJobs, fixture, linesOf, runJob } from '../helpers/job.js';
 
 const OBSERVE = fixture('forms/observe.ts');
@@ -90,7 +92,7 @@ describe('script and module forms of the job bundle', () => {
       const err = linesOf(run.stderr);
       expect(err, why).toContain('[rank 1] uncaught exception: Error: thrown at the top level after an await');
       expect(err.some((l) => new RegExp(`^\\[rank 1\\]\\s+at .*observe\\.ts:${throwingLine()}:\\d+\\)?$`).test(l)), why).toBe(true);
-      expect(err.some((l) => /^tsmpirun: rank 1 failed: Error: thrown at the top level after an await/.test(l)), why).toBe(true);
+      expect(err.at(-1), why).toBe('tsmpirun: rank 1 threw an uncaught Error: thrown at the top level after an await');
     });
   });
 
@@ -138,5 +140,71 @@ describe('a program that imports packages', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('what tsmpirun changes in a program', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tsmpi-test-transform-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('import.meta.url, dirname and filename become each module\'s own source location in code, never inside strings or property names', async () => {
+    writeFileSync(join(dir, 'located.ts'), 'export const located = [import.meta.url, import.meta.dirname, import.meta.filename];\n');
+    writeFileSync(join(dir, 'meta.ts'), [
+      `import { readFileSync } from 'node:fs';`,
+      `import { COMM_WORLD as comm } from 'tsmpi';`,
+      `import { located } from './located.js';`,
+      `const names = { 'import.meta.url': 1, 'import.meta.dirname': 2, import: { meta: { filename: 3 } } };`,
+      `const file = readFileSync('/proc/self/cmdline', 'latin1').split('\\0').find((a) => /main\\.[cm]js$/.test(a)) ?? '';`,
+      `console.log(JSON.stringify({`,
+      `  rank: comm.rank, form: file.slice(-8),`,
+      `  texts: ['import.meta.url', "import.meta.dirname", \`import.meta.filename\`, \`\${'x'} import.meta.url\`],`,
+      `  keys: Object.keys(names), nested: names.import.meta.filename,`,
+      `  own: [import.meta.url, import.meta.dirname, import.meta.filename], located,`,
+      `}));`,
+    ].join('\n'));
+    const run = await runJob({ np: 2, script: join(dir, 'meta.ts') });
+    await checkThenNothingLeft(run, async () => {
+      const why = run.job.describe();
+      expect(run.code, why).toBe(0);
+      expect(run.stderr, why).toBe('');
+      const reports = linesOf(run.stdout).map((l) => JSON.parse(l) as { rank: number }).sort((a, b) => a.rank - b.rank);
+      expect(reports, why).toEqual([0, 1].map((rank) => ({
+        rank,
+        // Strings that merely mention import.meta do not keep the program from running as a script.
+        form: 'main.cjs',
+        texts: ['import.meta.url', 'import.meta.dirname', 'import.meta.filename', 'x import.meta.url'],
+        keys: ['import.meta.url', 'import.meta.dirname', 'import'],
+        nested: 3,
+        own: [pathToFileURL(join(dir, 'meta.ts')).href, dir, join(dir, 'meta.ts')],
+        located: [pathToFileURL(join(dir, 'located.ts')).href, dir, join(dir, 'located.ts')],
+      })));
+    });
+  });
+
+  it('an edit that keeps a module\'s size and modification time still reaches the next job (bundles are cached by content)', async () => {
+    const module = join(dir, 'version.ts');
+    const script = join(dir, 'edited.ts');
+    // Whole seconds, so that setting the time back restores it exactly.
+    const mtime = Math.floor(Date.now() / 1000) - 60;
+    const write = (version: string) => {
+      writeFileSync(module, `export const version = '${version}';\n`);
+      utimesSync(module, mtime, mtime);
+    };
+    writeFileSync(script, `import { COMM_WORLD as comm } from 'tsmpi';\nimport { version } from './version.js';\nconsole.log(\`VERSION \${comm.rank} \${version}\`);\n`);
+    const versions: string[][] = [];
+    const sizesAndTimes: number[][] = [];
+    for (const version of ['A', 'B']) {
+      write(version);
+      const { size, mtimeMs } = statSync(module);
+      sizesAndTimes.push([size, mtimeMs]);
+      const run = await runJob({ np: 2, script });
+      await checkThenNothingLeft(run, () => expect(run.code, run.job.describe()).toBe(0));
+      versions.push(linesOf(run.stdout).sort());
+    }
+    expect(sizesAndTimes[1]).toEqual(sizesAndTimes[0]);
+    expect(versions).toEqual([['VERSION 0 A', 'VERSION 1 A'], ['VERSION 0 B', 'VERSION 1 B']]);
   });
 });

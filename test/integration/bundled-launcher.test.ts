@@ -118,3 +118,31 @@ describe('dist/tsmpirun.js with an empty cache directory, then with its caches',
     expect(r.stderr).toMatch(/script not found/);
   });
 });
+
+describe('the runtime without the launcher (node prog.mjs)', () => {
+  const runtimeUrl = pathToFileURL(join(REPO, 'dist', 'tsmpi.js')).href;
+
+  /** Runs a one-rank program (its lines after the import of the runtime) and returns what it printed. */
+  function runAlone(name: string, lines: string[], env: Record<string, string> = {}) {
+    const program = join(scratch, name);
+    writeFileSync(program, [`import { COMM_WORLD as comm } from ${JSON.stringify(runtimeUrl)};`, ...lines].join('\n'));
+    const r = spawnSync(process.execPath, [program], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env } });
+    return { status: r.status, stderr: r.stderr, why: `exit ${r.status}\n--- stderr ---\n${r.stderr}` };
+  }
+
+  // Node prints the source line where an uncaught error was made: here, a line of the one-line runtime
+  // bundle, hundreds of KB, unless that line holds Node's marker (runtime/errors.ts).
+  it.each([
+    ['a call with a bad argument', 'bad-call.mjs', ['await comm.send("x", 5);'], {}, /^TsmpiError: TSMPI_ERR_RANK: destination rank number 5 /, /bad-call\.mjs:2:\d+/],
+    // Raised while the import joins the job: no frame of the program's own is on the stack.
+    ['a misspelt setting', 'bad-setting.mjs', ['console.log("unreachable");'], { TSMPI_EAGERLIMIT: '1' }, /^TsmpiError: TSMPI_ERR_ARG: unknown variable TSMPI_EAGERLIMIT;/, undefined],
+  ])('an uncaught TsmpiError from %s prints the error first and never a line of the bundle', (_what, name, lines, env, first, userFrame) => {
+    const r = runAlone(name, lines, env);
+    expect(r.status, r.why).toBe(1);
+    const printed = linesOf(r.stderr);
+    expect(printed[0], r.why).toMatch(first);
+    expect(printed.filter((line) => line.length > 400), r.why).toEqual([]);
+    if (userFrame) expect(r.stderr, r.why).toMatch(userFrame);
+    expect(r.stderr.length, r.why).toBeLessThan(8 * 1024);
+  });
+});

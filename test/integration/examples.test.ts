@@ -134,3 +134,31 @@ describe('wordcount: scatter lines, count, reduce with a user op', () => {
     expect(expectedOutput(text, 5, 4).slice(1)).toEqual(['1. apple 2', '2. mango\'s 2', '3. zebra 2', '4. kiwi 1']);
   });
 });
+
+describe('pingpong: half round-trip latency and bandwidth', () => {
+  it('prints a header and one row per size, the bandwidth being the size over the half round trip', async () => {
+    const r = await run({ np: 2, script: example('pingpong.ts'), args: ['0.05'] });
+    const lines = linesOf(r.stdout);
+    expect(lines[0]).toMatch(/^Send\/Recv ping-pong of Uint8Array between 2 ranks \(0\.25 s warm-up, ~0\.05 s timed per size\)$/);
+    expect(lines[1]!.trim().split(/\s{2,}/)).toEqual(['size', 'half round trip', 'bandwidth']);
+    const rows = lines.slice(2).map((line) => {
+      const m = /^ *(\d+) (B|KiB|MiB) +(\d+\.\d) µs +(\d+(?:\.\d+)?) (MB|GB)\/s$/.exec(line);
+      expect(m, line).not.toBeNull();
+      const bytes = Number(m![1]) * { B: 1, KiB: 1024, MiB: 1024 ** 2 }[m![2] as 'B' | 'KiB' | 'MiB'];
+      return { bytes, microseconds: Number(m![3]), bytesPerSecond: Number(m![4]) * (m![5] === 'GB' ? 1e9 : 1e6) };
+    });
+    expect(rows.map((row) => row.bytes)).toEqual([8, 1024, 1024 ** 2, 16 * 1024 ** 2]);
+    for (const row of rows) {
+      expect(row.microseconds).toBeGreaterThan(0);
+      // Both columns come from one measurement (they differ by the printed rounding only).
+      expect(row.bytesPerSecond / (row.bytes / (row.microseconds * 1e-6))).toBeCloseTo(1, 1);
+    }
+  });
+
+  it('on one rank it says that it needs two, and exits 2', async () => {
+    const r = await runJob({ np: 1, script: example('pingpong.ts'), timeoutMs: 60_000 });
+    await assertNothingLeft(r);
+    expect(r.code).toBe(2);
+    expect(linesOf(r.stderr)[0]).toBe('pingpong needs 2 ranks: tsmpirun -np 2 examples/pingpong.ts');
+  });
+});

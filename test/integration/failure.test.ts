@@ -175,3 +175,25 @@ describe('tsmpirun killed with SIGKILL', () => {
     await assertNothingLeft(job, { graceMs: BOUND_MS });
   });
 });
+
+describe('one rank of 16 fails while the others wait for it in a collective', () => {
+  it('its error is the first and the last thing printed; the 15 others are one line', async () => {
+    const job = startJob({ np: 16, script: fixture('failure/one-of-many.ts'), args: ['2'], timeoutMs: 60_000 });
+    const result = await job.result;
+    const text = job.describe(result);
+    expect(result.code, text).toBe(1);
+    expect(result.stdout, text).toBe('');
+    const lines = linesOf(result.stderr);
+    expect(lines[0], text).toBe('[rank 2] uncaught exception: TypeError: rank 2 cannot read its input');
+    // Then rank 2's stack (pointing at the program's lines), and nothing of the other ranks.
+    const report = lines.slice(0, -2);
+    expect(report.every((l) => l.startsWith('[rank 2] ')), text).toBe(true);
+    expect(report.some((l) => /^\[rank 2\]\s+at readInput \(.*one-of-many\.ts:\d+:\d+\)$/.test(l)), text).toBe(true);
+    expect(report.length, text).toBeLessThanOrEqual(8);
+    expect(lines.slice(-2), text).toEqual([
+      'tsmpirun: 15 other ranks stopped because rank 2 failed',
+      'tsmpirun: rank 2 threw an uncaught TypeError: rank 2 cannot read its input',
+    ]);
+    await assertNothingLeft(job);
+  });
+});

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  BIN_LAUNCHER, checkThenNothingLeft, disposeAllJobs, findProcessesMentioning, fixture, jsonReports, linesOf, REPO, runJob, startJob,
+  BIN_LAUNCHER, checkThenNothingLeft, disposeAllJobs, findProcessesMentioning, fixture, HANG_REPORT_TIMEOUT_S, jsonReports, linesOf, REPO, runJob, startJob,
   transparentHugePagesMode,
 } from '../helpers/job.js';
 
@@ -378,19 +378,23 @@ describe('signals and timeouts', () => {
     }, { graceMs: 5000 });
   });
 
-  it('--timeout 2 ends ranks blocked forever with status 124 and says what each was blocked in', async () => {
-    const run = await runJob({
-      np: 3, script: BEHAVE, args: ['block'], launcherArgs: ['--timeout', '2', '--no-deadlock-detection'], timeoutMs: 30_000,
+  it('--timeout ends ranks blocked forever with status 124 and says what each was blocked in', async () => {
+    const timeoutS = HANG_REPORT_TIMEOUT_S;
+    const job = startJob({
+      np: 3, script: BEHAVE, args: ['block'], launcherArgs: ['--timeout', String(timeoutS), '--no-deadlock-detection'], timeoutMs: 60_000,
     });
-    await checkThenNothingLeft(run, async () => {
-      const why = run.job.describe();
+    await checkThenNothingLeft(job, async () => {
+      const ready = await job.waitForLines(/^READY rank=\d$/, 3, timeoutS * 1000);
+      const run = await job.result;
+      const why = job.describe();
+      expect(Math.max(...ready.map((l) => l.at)), `not every rank was blocked when the --timeout fired\n${why}`).toBeLessThan(timeoutS * 1000);
       expect(run.code, why).toBe(124);
-      expect(run.stderr, why).toMatch(/--timeout of 2 s/);
+      expect(run.stderr, why).toMatch(new RegExp(`--timeout of ${timeoutS} s`));
       for (let r = 0; r < 3; r++) {
         expect(run.stderr, why).toMatch(new RegExp(`rank ${r}: blocked in recv on COMM_WORLD from rank ${(r + 1) % 3}, tag ${10 + r}\\b`));
       }
-      expect(run.ms, why).toBeGreaterThanOrEqual(2000);
-      expect(run.ms, why).toBeLessThan(15_000);
+      expect(run.ms, why).toBeGreaterThanOrEqual(timeoutS * 1000);
+      expect(run.ms, why).toBeLessThan(timeoutS * 1000 + 15_000);
     });
   });
 

@@ -10,21 +10,16 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  LAUNCHER, REPO, SETUP_TIMEOUT_MS, describeRun, infra, leftBehind, requireRoot, runWithTmp, sortedLines,
+  LAUNCHER, REPO, SETUP_TIMEOUT_MS, describeRun, leaveTestSlurm, leftBehind, runWithTmp, skipWithoutRoot, sortedLines, useTestSlurm,
   type RunResult,
 } from '../infra/cluster.js';
 
 const WHERE = join(REPO, 'test', 'fixtures', 'cluster', 'where.ts');
 const JOB_WAIT_MS = 60_000;
+const skip = skipWithoutRoot(import.meta.url, 'install slurm-wlm and munge via apt and start munged, slurmctld and slurmd');
 
-beforeAll(() => {
-  requireRoot('The Slurm tests');
-  infra('slurm.sh', ['up', '--holder', String(process.pid)]);
-}, SETUP_TIMEOUT_MS);
-
-afterAll(() => {
-  infra('slurm.sh', ['down', '--holder', String(process.pid)]);
-}, SETUP_TIMEOUT_MS);
+beforeAll(useTestSlurm, SETUP_TIMEOUT_MS);
+afterAll(leaveTestSlurm, SETUP_TIMEOUT_MS);
 
 interface BatchResult { state: string; exitCode: string; output: string; id: string; ms: number }
 
@@ -61,7 +56,7 @@ function salloc(tasks: number, args: string[], options: Parameters<typeof runWit
   return runWithTmp('salloc', ['--quiet', `--ntasks=${tasks}`, '--immediate=30', process.execPath, LAUNCHER, ...args], options);
 }
 
-describe('tsmpirun inside a Slurm allocation', () => {
+describe.skipIf(skip)('tsmpirun inside a Slurm allocation', () => {
   it('sbatch examples/slurm/job.sbatch: the job completes with exit code 0 and its output file has the result', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'tsmpi-test-batch-'));
     const b = await batch(join(REPO, 'examples', 'slurm', 'job.sbatch'), ['3000000'], tmp);

@@ -22,7 +22,7 @@ beforeAll(() => {
 
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
-const environment = { TSMPI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' };
+const environment = { CLI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' };
 
 function parse(...argv: string[]): CommandLineResult {
   return parseCommandLine(argv, cwd, environment);
@@ -97,6 +97,12 @@ describe('rank count', () => {
 
   it.each(['0', '-1', 'abc', '1.5', '', '4x', '1e3', '99999999999999999999'])('-np %j is a usage error', (value) => {
     expect(usageError('-np', value, 'app.ts')).toBe(`tsmpirun: -np expects a positive integer, got '${value}'`);
+  });
+
+  it('-np2 (no space) is a usage error that says what to write', () => {
+    expect(usageError('-np2', 'app.ts')).toBe('tsmpirun: -np2: write -np 2');
+    expect(usageError('-np16', 'app.ts')).toBe('tsmpirun: -np16: write -np 16');
+    expect(usageError('-npx', 'app.ts')).toBe('tsmpirun: unknown option: -npx');
   });
 
   it('-np without a value is a usage error', () => {
@@ -204,11 +210,28 @@ describe('unknown options', () => {
 describe('--output-filename', () => {
   it('resolves the directory against cwd', () => {
     expect(run('--output-filename', 'out', 'app.ts').outputFilename).toBe(join(cwd, 'out'));
-    expect(run('--output-filename=/abs/dir', 'app.ts').outputFilename).toBe('/abs/dir');
+    const absolute = join(cwd, 'absolute', 'dir');
+    expect(run(`--output-filename=${absolute}`, 'app.ts').outputFilename).toBe(absolute);
   });
 
   it('an empty directory is a usage error', () => {
     expect(usageError('--output-filename=', 'app.ts')).toBe('tsmpirun: --output-filename needs a directory');
+  });
+
+  it('a file, or a path through a file, is a usage error naming the file', () => {
+    expect(usageError('--output-filename', 'app.js', 'app.ts')).toBe(`tsmpirun: --output-filename: ${join(cwd, 'app.js')} is not a directory`);
+    expect(usageError('--output-filename', 'app.js/out', 'app.ts')).toBe(`tsmpirun: --output-filename: ${join(cwd, 'app.js')} is not a directory`);
+  });
+
+  it('a directory that does not exist yet, under one we can write, is fine', () => {
+    expect(run('--output-filename', 'new/deeper', 'app.ts').outputFilename).toBe(join(cwd, 'new', 'deeper'));
+  });
+
+  // root may write anywhere, so only another user can see this refused.
+  it.runIf(process.getuid?.() !== 0)('a folder we cannot write in is a usage error', () => {
+    const locked = join(cwd, 'locked');
+    mkdirSync(locked, { mode: 0o500 });
+    expect(usageError('--output-filename', 'locked/out', 'app.ts')).toBe(`tsmpirun: --output-filename: cannot create files in ${locked} (permission denied)`);
   });
 });
 
@@ -220,11 +243,11 @@ describe('-x', () => {
       '-x', 'C=',
       '-x=D=2',
       '-xE=3',
-      '-x', 'TSMPI_TEST_INHERITED',
+      '-x', 'CLI_TEST_INHERITED',
       '-x', 'EMPTY_ONE',
       'app.ts',
     );
-    expect(options.env).toEqual({ A: '1', B: 'x=y', C: '', D: '2', E: '3', TSMPI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' });
+    expect(options.env).toEqual({ A: '1', B: 'x=y', C: '', D: '2', E: '3', CLI_TEST_INHERITED: 'from launcher', EMPTY_ONE: '' });
   });
 
   it('a later -x of the same name wins', () => {
@@ -232,12 +255,12 @@ describe('-x', () => {
   });
 
   it('uses process.env when no environment is passed', () => {
-    process.env.TSMPI_CLI_TEST_VARIABLE = 'yes';
+    process.env.CLI_TEST_VARIABLE = 'yes';
     try {
-      const result = parseCommandLine(['-x', 'TSMPI_CLI_TEST_VARIABLE', 'app.ts'], cwd);
-      expect(result).toMatchObject({ kind: 'run', options: { env: { TSMPI_CLI_TEST_VARIABLE: 'yes' } } });
+      const result = parseCommandLine(['-x', 'CLI_TEST_VARIABLE', 'app.ts'], cwd);
+      expect(result).toMatchObject({ kind: 'run', options: { env: { CLI_TEST_VARIABLE: 'yes' } } });
     } finally {
-      delete process.env.TSMPI_CLI_TEST_VARIABLE;
+      delete process.env.CLI_TEST_VARIABLE;
     }
   });
 
@@ -373,6 +396,36 @@ describe('--hostfile / -f', () => {
 
   it('a missing hostfile is a usage error', () => {
     expect(usageError('-f', 'no-such-hostfile', 'app.ts')).toBe(`tsmpirun: hostfile not found: ${join(cwd, 'no-such-hostfile')}`);
+  });
+});
+
+describe('TSMPI_ variables in the environment', () => {
+  /** The one line tsmpirun prints for a bad setting (exit 2, no usage hint: the command line is fine). */
+  function settingError(env: Record<string, string>, ...argv: string[]): string {
+    const result = parseCommandLine(argv, cwd, env);
+    expect(result).toMatchObject({ kind: 'exit', code: 2 });
+    const lines = (result.kind === 'exit' ? result.stderr ?? '' : '').split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('');
+    return lines[0]!;
+  }
+  const offered = 'TSMPI_TRANSPORT, TSMPI_EAGER_LIMIT, TSMPI_TCP_HOST, TSMPI_LAUNCHER_ADDRESS, TSMPI_PMI, TSMPI_COLL_<NAME>';
+
+  it('an unknown one is refused before any rank starts, offering only what users may set', () => {
+    expect(settingError({ TSMPI_EAGERLIMIT: '1' }, 'app.ts')).toBe(`tsmpirun: unknown variable TSMPI_EAGERLIMIT; the variables users may set are: ${offered}`);
+    expect(settingError({}, '-x', 'TSMPI_TRANSPRT=tcp', 'app.ts')).toMatch(/^tsmpirun: unknown variable TSMPI_TRANSPRT;/);
+  });
+
+  it('a bad value is refused, a collective override included', () => {
+    expect(settingError({ TSMPI_TRANSPORT: 'udp' }, 'app.ts')).toBe('tsmpirun: TSMPI_TRANSPORT=udp: expected unix or tcp');
+    expect(settingError({ TSMPI_COLL_ALLREDUCE: 'bogus' }, 'app.ts'))
+      .toBe('tsmpirun: TSMPI_COLL_ALLREDUCE=bogus is not an algorithm of allreduce; valid: recursive_doubling, rabenseifner, ring, auto');
+    expect(settingError({ TSMPI_COLL_ALLREDUCES: 'ring' }, 'app.ts')).toMatch(/^tsmpirun: unknown collective in TSMPI_COLL_ALLREDUCES; known: /);
+  });
+
+  it('good settings, and the variables tsmpirun itself sets for what it starts, pass', () => {
+    const env = { TSMPI_TRANSPORT: 'tcp', TSMPI_EAGER_LIMIT: '65536', TSMPI_COLL_BCAST: 'binomial', TSMPI_CONTROL: 'ws://127.0.0.1:1', TSMPI_RANK: '0' };
+    expect(parseCommandLine(['app.ts'], cwd, env)).toMatchObject({ kind: 'run' });
   });
 });
 

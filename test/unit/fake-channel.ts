@@ -195,7 +195,9 @@ export class FakeChannel implements CollChannel {
 
 /**
  * Runs `body` on every rank of a new world and settles with each rank's outcome. Rejects if the ranks
- * hang: some rank still pending while nothing has moved for `hangMs`.
+ * hang: some rank still pending while nothing has moved for `hangMs`, counted in ticks of a 25 ms timer
+ * that each found the world idle, not in wall time: on a loaded machine this process may be stopped for
+ * more than a second, and the first tick after that would otherwise call the still-waiting work a hang.
  */
 export async function runWorld<T>(
   size: number,
@@ -213,12 +215,17 @@ export async function runWorld<T>(
   );
   const hangMs = options.hangMs ?? 1000;
   let timer: NodeJS.Timeout | undefined;
+  const tickMs = 25;
+  let idleTicks = 0;
+  let activitySeen = world.lastActivity;
   const hang = new Promise<never>((_, reject) => {
     timer = setInterval(() => {
-      if (pending.size && Date.now() - world.lastActivity > hangMs) {
+      idleTicks = world.lastActivity === activitySeen ? idleTicks + 1 : 0;
+      activitySeen = world.lastActivity;
+      if (pending.size && idleTicks * tickMs > hangMs) {
         reject(new Error(`hang: ranks ${[...pending].join(', ')} of ${size} never settled`));
       }
-    }, 25);
+    }, tickMs);
   });
   try {
     return { results: await Promise.race([all, hang]), world };
