@@ -120,14 +120,14 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   #pendingError: unknown = NO_ERROR;
   #wakers: (() => void)[] = [];
   /** mapAll: the values so far and the promise's ends. */
-  readonly #collect: (Collector<R> & { out: R[]; timer?: ReturnType<typeof setTimeout> }) | undefined;
+  readonly #collect: (Collector<R> & { out: R[]; length: number; timer?: ReturnType<typeof setTimeout> }) | undefined;
 
   /** Starts the map at once. `collect`: mapAll's promise ends (the map is ordered then). */
   constructor(
     pool: Pool, numWorkers: number, task: TaskRef, spread: 0 | 1, items: unknown, options: MapOptions, call: string,
     onEnd: (run: MapRun<R>) => void, collect?: Collector<R>,
   ) {
-    const chunksize = checkChunksize(options.chunksize ?? 'auto', call);
+    const chunksize = checkChunksize(options.chunksize === undefined ? 'auto' : options.chunksize, call);
     if (options.ordered !== undefined && typeof options.ordered !== 'boolean') {
       throw tsmpiError('TSMPI_ERR_ARG', `${call}: ordered must be a boolean, got ${typeof options.ordered}`);
     }
@@ -148,7 +148,8 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
     this.#total = knownLength(items);
     this.#sizer = new ChunkSizer(chunksize, this.#total, numWorkers);
     if (collect) {
-      this.#collect = { out: [], ...collect };
+      // Known length: the values go straight to their places.
+      this.#collect = { out: this.#total === undefined ? [] : new Array<R>(this.#total), length: 0, ...collect };
       if (options.timeout !== undefined) this.#collect.timer = setTimeout(() => this.#timedOut(), options.timeout);
     }
     this.#fill();
@@ -170,12 +171,12 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
         this.#readAsync(source.iterator, size);
         return;
       }
-      const items: unknown[] = [];
+      let items: unknown[] = [];
       let ended = false;
       try {
         if (source.kind === 'array') {
           const end = Math.min(source.next + size, source.array.length);
-          for (let i = source.next; i < end; i++) items.push(source.array[i]);
+          items = Array.prototype.slice.call(source.array, source.next, end);
           source.next = end;
           ended = end >= source.array.length;
         } else {
@@ -313,21 +314,24 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   #drain(): void {
     const collect = this.#collect!;
     if (this.#finished) return;
+    const out = collect.out;
     for (let part = this.#nextPart(); part; part = this.#nextPart()) {
       this.#consumed += part.values.length;
       if (part.errors) {
-        const first = Math.min(...part.errors.keys());
-        for (let i = 0; i < first; i++) collect.out.push(part.values[i] as R);
-        const error = part.errors.get(first);
+        const error = part.errors.get(Math.min(...part.errors.keys()));
         this.#finish();
         collect.reject(error);
         return;
       }
-      for (const value of part.values) collect.out.push(value as R);
+      const values = part.values;
+      let at = collect.length;
+      for (let i = 0; i < values.length; i++) out[at++] = values[i] as R;
+      collect.length = at;
     }
     if (this.#ended()) {
       this.#finish();
-      collect.resolve(collect.out);
+      out.length = collect.length;
+      collect.resolve(out);
       return;
     }
     this.#fill();

@@ -65,6 +65,8 @@ export class Pool {
   /** Answers still to come: a READY per worker until it arrives, a RESULT per call of each chunk in flight. */
   #expected = 0;
   #receiving = false;
+  /** Workers that have not reported ready. */
+  #unready: number;
   /** Set when a worker's initializer failed: every chunk not sent fails with it. */
   #broken: unknown;
   /** Set when the pool cannot go on (a lost worker, a protocol error): everything fails with it. */
@@ -76,7 +78,7 @@ export class Pool {
     this.#size = size;
     this.#order = links.workers.map((rank) => ({ rank, ready: false, inFlight: 0, host: '' }));
     for (const slot of this.#order) this.#slots.set(slot.rank, slot);
-    this.#expected = this.#order.length;
+    this.#expected = this.#unready = this.#order.length;
     this.#receive();
   }
 
@@ -135,13 +137,17 @@ export class Pool {
     for (const resolve of waiters) resolve();
   }
 
-  /** The ready worker with the fewest chunks in flight, if one has room (ties in turn). */
+  /**
+   * The worker with the fewest chunks in flight, if one has room (ties in turn); none before every
+   * worker has reported ready, so that an initializer failing on any worker fails every call.
+   */
   #pickWorker(): WorkerSlot | undefined {
+    if (this.#unready > 0) return undefined;
     let best: WorkerSlot | undefined;
     const n = this.#order.length;
     for (let k = 0; k < n; k++) {
       const slot = this.#order[(this.#nextSlot + k) % n]!;
-      if (slot.ready && slot.inFlight < CHUNKS_PER_WORKER && (best === undefined || slot.inFlight < best.inFlight)) best = slot;
+      if (slot.inFlight < CHUNKS_PER_WORKER && (best === undefined || slot.inFlight < best.inFlight)) best = slot;
     }
     if (best) this.#nextSlot = (this.#order.indexOf(best) + 1) % n;
     return best;
@@ -236,6 +242,7 @@ export class Pool {
     slot.ready = true;
     slot.host = host;
     this.#expected--;
+    this.#unready--;
     if (initError && this.#broken === undefined) {
       const cause = decodeError(initError, { rank, size: this.#size, host, task: '(initializer)' });
       this.#broken = tsmpiError('TSMPI_ERR_BROKEN_EXECUTOR', `the initializer failed on worker ${rank} (${cause instanceof Error ? cause.message : String(cause)}): the executor runs no task`, cause);
