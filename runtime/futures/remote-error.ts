@@ -6,7 +6,8 @@
 // `cause` (both rebuilt the same way), and where it happened. Rebuilt: the built-in classes (Error,
 // TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError, AggregateError) as that
 // class, a TsmpiError with a known code as a TsmpiError, anything else as an Error whose `name` is
-// kept. The rebuilt error's `stack` is the worker's, `rank` and `task` say where it came from, and its
+// kept. The rebuilt error's `stack` is the worker's with a last line "at task 'T' (worker R of S on
+// HOST)" (an uncaught error prints its stack only), `rank` and `task` say where it came from, and its
 // `cause` is a RemoteTraceback: an Error whose stack starts with "worker R of S on HOST" followed by
 // the worker's stack (the task error's own cause, if any, is that RemoteTraceback's cause). A thrown
 // value that is not an Error arrives as that value.
@@ -165,6 +166,8 @@ export function decodeError(encoded: EncodedError, origin: ErrorOrigin): unknown
   const traceback = new Error(header);
   traceback.name = 'RemoteTraceback';
   traceback.stack = `${header}\n${error.stack ?? ''}`;
+  // What an uncaught error prints is its stack alone: the last frame says where it ran.
+  error.stack = `${error.stack ?? `${error.name}: ${error.message}`}\n    at task '${origin.task}' (${header})`;
   if ('cause' in error) setCause(traceback, error.cause);
   setCause(error, traceback);
   Object.defineProperty(error, 'rank', { value: origin.rank, writable: true, enumerable: true, configurable: true });

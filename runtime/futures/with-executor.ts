@@ -9,7 +9,7 @@
 // cancelled), tells every worker to stop, and all ranks leave together (a barrier on the private
 // communicator, which is then freed), so that the SPMD code after withExecutor runs on every rank.
 import { Comm } from '../comm/comm.js';
-import { tsmpiError } from '../errors.js';
+import { isTsmpiError, tsmpiError } from '../errors.js';
 import { createExecutor, endOfBody, type Executor } from './executor.js';
 import { InProcessLinks, RemoteLinks } from './links.js';
 import { Pool } from './pool.js';
@@ -88,7 +88,11 @@ export async function withExecutor<T, I extends unknown[] = unknown[]>(
     const identities = await own.gather<Identity>(identityOf(table, { '(initializer)': initializer }), root);
     const start = await own.bcast<StartMessage | undefined>(
       own.rank === root ? { verdict: compareIdentities(identities!), initargs: options.initargs ?? [] } : undefined, root,
-    );
+    ).catch((e: unknown) => {
+      // Root's initargs cannot be serialized (every rank learns it from the broadcast).
+      if (!isTsmpiError(e, 'TSMPI_ERR_SERIALIZE')) throw e;
+      throw tsmpiError('TSMPI_ERR_SERIALIZE', `withExecutor: root's initargs cannot be sent to the workers: ${e.message.replace(/^TSMPI_ERR_SERIALIZE: /, '').replace(/ at value\.initargs/, ' at initargs')}`, e);
+    });
     if (start!.verdict !== undefined) throw tsmpiError('TSMPI_ERR_TASK_MISMATCH', start!.verdict);
     if (own.rank !== root) {
       await serveTasks(own, root, table, initializer, start!.initargs);
