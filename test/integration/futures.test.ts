@@ -6,6 +6,7 @@
 // bundle in script form and in module form, a program run alone under node, an installed package
 // (its types too). Every job is checked to leave nothing behind.
 import { spawnSync } from 'node:child_process';
+import { checkPrimeSync, createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,5 +233,70 @@ describe("import … from 'tsmpi/futures'", () => {
       expect(bad.status).not.toBe(0);
       expect(bad.stdout).toMatch(/typed\.ts\(14,\d+\): error TS2345: Argument of type 'string' is not assignable to parameter of type 'number'/);
     });
+  });
+});
+
+describe('the examples', () => {
+  const example = (name: string) => join(REPO, 'examples', name);
+
+  async function output(np: number, script: string, args: string[] = []): Promise<string[]> {
+    let lines: string[] = [];
+    await run({ np, script: example(script), args }, ({ code, stdout, why }) => {
+      expect(code, why).toBe(0);
+      lines = linesOf(stdout);
+    });
+    return lines;
+  }
+
+  it('primes-pool: the verdicts of OpenSSL\'s primality test, the same on 1 and 3 ranks, and a progress line', async () => {
+    const three = await output(3, 'primes-pool.ts', ['3000', '--list']);
+    expect(three[0]).toMatch(/^Found \d+ primes among 3000 numbers in \d+\.\d\d s with 2 workers$/);
+    const list = three.slice(2).map((l) => /^(\d+) (prime|composite)$/.exec(l)!);
+    expect(list).toHaveLength(3000);
+    for (const [, n, verdict] of list) expect(checkPrimeSync(BigInt(n!)), n).toBe(verdict === 'prime');
+    const found = list.filter(([, , v]) => v === 'prime').length;
+    expect(three[0]).toContain(`Found ${found} primes`);
+    const one = await output(1, 'primes-pool.ts', ['3000', '--list']);
+    expect(one[0]).toMatch(/with 1 worker$/);
+    expect(one.slice(1)).toEqual(three.slice(1));
+    await run({ np: 2, script: example('primes-pool.ts'), args: ['400'] }, ({ stderr, why }) => {
+      expect(linesOf(stderr), why).toEqual([25, 50, 75, 100].map((p) => `checked ${4 * p} of 400 numbers (${p}%)`));
+    });
+  });
+
+  it('sweep: 800 simulations, the 80 with γ ≤ 0 failed and summarised, the same on 1, 2 and 4 ranks', async () => {
+    const runs = await Promise.all([1, 2, 4].map((np) => output(np, 'sweep.ts')));
+    for (const [k, lines] of runs.entries()) {
+      const workers = [1, 1, 3][k]!;
+      expect(lines[0]).toBe(`Ran 800 simulations with ${workers} worker${workers === 1 ? '' : 's'}: 720 done, 80 failed`);
+      expect(lines.slice(1, 3)).toEqual([
+        'Failed: 40 × RangeError: the recovery rate γ must be positive, got -0.02',
+        'Failed: 40 × RangeError: the recovery rate γ must be positive, got 0',
+      ]);
+      expect(lines.slice(1)).toEqual(runs[0]!.slice(1));
+    }
+    expect(runs[0]![3]).toMatch(/^Highest peak: \d+\.\d% infected on day \d+\.\d \(β = 1\.000, γ = 0\.02, R0 = 50\.00\)$/);
+  });
+
+  it('map-files: every file\'s size, lines and SHA-256, the same on 1 and 3 ranks', async () => {
+    const dir = join(scratch, 'tree');
+    const files: Record<string, string> = {
+      'a.txt': 'one\ntwo\n', 'empty': '', 'sub/b.md': '# title\n\ntext', 'sub/deeper/c.bin': '\u0000\u00ff'.repeat(5000),
+      'sub/deeper/d.txt': 'x\n'.repeat(1000),
+    };
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), text, 'latin1');
+    }
+    const expected = Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, text]) => {
+      const data = Buffer.from(text, 'latin1');
+      const lines = data.toString('latin1').split('\n').length - 1;
+      return `${createHash('sha256').update(data).digest('hex').slice(0, 16)}  ${String(data.length).padStart(9)}  ${String(lines).padStart(7)}  ${path}`;
+    });
+    const total = Object.values(files).reduce((a, t) => a + t.length, 0);
+    const totalLines = Object.values(files).reduce((a, t) => a + t.split('\n').length - 1, 0);
+    for (const np of [1, 3]) {
+      expect(await output(np, 'map-files.ts', [dir])).toEqual([...expected, `5 files, ${total} bytes, ${totalLines} lines`]);
+    }
   });
 });
