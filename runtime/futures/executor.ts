@@ -140,7 +140,14 @@ export class Executor {
     return this.#startMap<Awaited<R>>(task, 0, items, options, 'map');
   }
 
-  /** As {@link Executor.map}, with each item the list of arguments of its call: `task(...item)`. */
+  /**
+   * As {@link Executor.map}, with each item the list of arguments of its call: `task(...item)`.
+   *
+   * @example
+   * ```ts
+   * for await (const product of ex.starmap(mul, [[1, 2], [3, 4]])) console.log(product); // 2, 12
+   * ```
+   */
   starmap<A extends unknown[], R>(task: TaskLike<A, R>, items: MapInput<A>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
     return this.#startMap<Awaited<R>>(task, 1, items, options, 'starmap');
   }
@@ -149,6 +156,10 @@ export class Executor {
    * `task(item)` for each item; resolves to all the results, in the order of the items (as
    * {@link Executor.map} with `ordered: true`, collected). Rejects with the first failing call's error
    * (in item order) or with `TSMPI_ERR_TIMEOUT` when not all results are in within `timeout`.
+   *
+   * @throws (as a rejection) TsmpiError `TSMPI_ERR_ARG`, `TSMPI_ERR_TASK`, `TSMPI_ERR_SHUTDOWN` for a
+   *   bad call; `TSMPI_ERR_SERIALIZE` for an item or result that cannot be sent;
+   *   `TSMPI_ERR_BROKEN_EXECUTOR` when the initializer failed.
    *
    * @example
    * ```ts

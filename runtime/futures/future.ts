@@ -146,7 +146,9 @@ export interface WaitOptions {
 
 /** What {@link wait} resolves to: the futures done and not done when it returned. */
 export interface WaitResult<T> {
+  /** The futures settled (fulfilled, rejected or cancelled) when wait returned. */
   done: Set<Future<T>>;
+  /** The others. */
   notDone: Set<Future<T>>;
 }
 

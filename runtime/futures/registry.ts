@@ -11,6 +11,7 @@ import { tsmpiError } from '../errors.js';
  * `map`, `starmap` or `mapAll` to run it on a worker.
  */
 export interface Task<A extends unknown[] = unknown[], R = unknown> {
+  /** Runs the registered function here, with these arguments, and returns what it returns. */
   (...args: A): R;
   /** The name the task was registered under, the same on every rank. */
   readonly taskName: string;
