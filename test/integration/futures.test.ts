@@ -7,12 +7,12 @@
 // (its types too). Every job is checked to leave nothing behind.
 import { spawnSync } from 'node:child_process';
 import { checkPrimeSync, createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkThenNothingLeft, disposeAllJobs, fixture, linesOf, REPO, runJob, type JobOptions } from '../helpers/job.js';
+import { BUNDLED_LAUNCHER, checkThenNothingLeft, disposeAllJobs, fixture, linesOf, REPO, runJob, type JobOptions } from '../helpers/job.js';
 
 const CASES = fixture('futures/cases.ts');
 const MAIN_CASES = [
@@ -149,6 +149,27 @@ describe("import … from 'tsmpi/futures'", () => {
       expect(stderr, why).toBe('');
       expect(linesOf(stdout).sort(), why).toEqual(expectedForms(file));
     });
+  });
+
+  it('its bundle loads only in programs that import it (a code cache entry of its own)', async () => {
+    const cacheHome = join(scratch, 'cache');
+    const entries = () => {
+      try {
+        return readdirSync(join(cacheHome, 'tsmpi', 'v8')).length;
+      } catch {
+        return 0;
+      }
+    };
+    const options = { launcher: BUNDLED_LAUNCHER, env: { XDG_CACHE_HOME: cacheHome } };
+    await run({ ...options, np: 2, script: join(REPO, 'examples', 'hello.ts') }, ({ code, why }) => expect(code, why).toBe(0));
+    expect(entries()).toBe(2); // the launcher and the runtime
+    for (let i = 0; i < 2; i++) {
+      await run({ ...options, np: 3, script: fixture('futures/forms.ts') }, ({ code, stdout, why }) => {
+        expect(code, why).toBe(0);
+        expect(linesOf(stdout).sort(), why).toEqual(expectedForms('main.cjs'));
+      });
+      expect(entries()).toBe(3); // and tsmpi/futures, written once
+    }
   });
 
   it('a subpath the package does not export is a compile error naming the entries', async () => {
