@@ -61,15 +61,12 @@ describe('the ported cases (mpi4py test_futures.py, test_util_pool.py; piscina)'
     }, 120_000);
   }
 
-  for (const np of [2, 3, 4]) {
-    it(`map timeouts on ${np} ranks`, async () => {
+  // Each waits out two timeouts of TIMEOUT_MS: in-process, and with several workers.
+  for (const np of [1, 3]) {
+    it(`map timeouts on ${np} rank(s)`, async () => {
       await runCases(np, ['map-timeout']);
     });
   }
-
-  it('map timeouts on 1 rank', async () => {
-    await runCases(1, ['map-timeout']);
-  });
 
   for (const seed of [2, 3, 4, 5]) {
     it(`interleavings with seed ${seed} on ${2 + (seed % 3)} ranks`, async () => {
@@ -225,9 +222,10 @@ describe("import … from 'tsmpi/futures'", () => {
     });
 
     it('TypeScript finds the types of tsmpi/futures through the exports map (and they are not `any`)', () => {
+      // skipLibCheck: declarations are read, not checked (checking @types/node took most of a minute).
       writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] },
-        files: ['typed.ts'],
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
+        files: ['typed.ts', 'mistyped.ts'],
       }));
       writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module' }));
       const program = [
@@ -245,14 +243,18 @@ describe("import … from 'tsmpi/futures'", () => {
         `}, { root: 0, initializer: (n: number) => void n, initargs: [1] });`,
         `void result;`,
       ];
-      const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
       writeFileSync(join(project, 'typed.ts'), program.join('\n'));
-      const good = spawnSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8', timeout: 60_000 });
-      expect(good.status, good.stdout + good.stderr).toBe(0);
-      writeFileSync(join(project, 'typed.ts'), [...program, `withExecutor(COMM_WORLD, (ex) => ex.submit(square, 'three'));`].join('\n'));
-      const bad = spawnSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8', timeout: 60_000 });
-      expect(bad.status).not.toBe(0);
-      expect(bad.stdout).toMatch(/typed\.ts\(14,\d+\): error TS2345: Argument of type 'string' is not assignable to parameter of type 'number'/);
+      writeFileSync(join(project, 'mistyped.ts'), [
+        `import { COMM_WORLD } from 'tsmpi';`,
+        `import { task, withExecutor } from 'tsmpi/futures';`,
+        `const cube = task('cube', (x: number) => x ** 3);`,
+        `await withExecutor(COMM_WORLD, (ex) => ex.submit(cube, 'three'));`,
+      ].join('\n'));
+      const tsc = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: project, encoding: 'utf8', timeout: 120_000 });
+      // typed.ts checks; mistyped.ts has the one error.
+      expect(linesOf(tsc.stdout).filter((l) => /error TS/.test(l)), tsc.stdout + tsc.stderr).toEqual([
+        "mistyped.ts(4,56): error TS2345: Argument of type 'string' is not assignable to parameter of type 'number'.",
+      ]);
     });
   });
 });
