@@ -54,6 +54,11 @@ const byFunction = new WeakMap<AnyFunction, Entry>();
  * ```
  */
 export function task<A extends unknown[], R>(name: string, fn: (...args: A) => R): Task<A, R>;
+/**
+ * Registers `fn` as a task named `fn.name` (see the other signature).
+ *
+ * @throws TsmpiError `TSMPI_ERR_TASK` when `fn` has no name (an anonymous function).
+ */
 export function task<A extends unknown[], R>(fn: (...args: A) => R): Task<A, R>;
 export function task(nameOrFn: string | AnyFunction, maybeFn?: AnyFunction): Task {
   const explicit = typeof nameOrFn === 'string';
