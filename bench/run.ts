@@ -20,8 +20,9 @@ import { dtypeOf } from '../runtime/wire/dtype.js';
 import { KiB, MiB, P2P_SIZES, log, median, now, sizeLabel, streamWindow } from './lib.js';
 import type { P2pCommand } from './ranks/p2p.js';
 import type { CollCommand } from './ranks/coll.js';
+import type { FuturesCommand } from './ranks/futures.js';
 
-const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'observe', 'launch', 'auc', 'openmpi', 'algorithms'] as const;
+const GROUPS = ['p2p', 'stream', 'tcp', 'coll', 'observe', 'launch', 'auc', 'openmpi', 'futures', 'algorithms'] as const;
 type Group = (typeof GROUPS)[number];
 /** What runs without --only: everything but `algorithms`, which checks select.ts rather than measuring us. */
 const DEFAULT_GROUPS = GROUPS.filter((g) => g !== 'algorithms');
@@ -785,6 +786,38 @@ async function openmpiGroup(rep: number, jobs: OpenMpiJobs): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Task pools (tsmpi/futures): one job of a root and two workers (ranks/futures.ts)
+
+/** Ranks of the futures job: a root, which mostly waits, and two workers (-np cores + 1 on 2 cores). */
+const FUTURES_RANKS = 3;
+
+async function futuresGroup(rep: number, job: CommandJob): Promise<void> {
+  const budget = opts.budget;
+  const run = <T>(cmd: FuturesCommand) => job.run<T>(cmd);
+  let roundTrip = 0, perTask = 0;
+  await interleaved(rep,
+    async () => { roundTrip = (await run<{ perIteration: number }>({ kind: 'roundtrip', budget })).perIteration; },
+    async () => { perTask = (await run<{ perIteration: number }>({ kind: 'per-task', budget })).perIteration; });
+  const task = row('futures', 'time per task, warm, chunksize 1 (root + 2 workers)', undefined, 'latency', 'object round trip');
+  task.ours.push(perTask);
+  task.floor.push(roundTrip);
+  log(`  futures per task ${fmt(perTask, 'latency')}, object round trip ${fmt(roundTrip, 'latency')}`);
+  const poolFirst = rep % 2 === 0;
+  const rows: [FuturesCommand['kind'], string, Target][] = [
+    ['pow10', "mapAll x ** 10, 3000 items, 'auto' chunks, 2 workers", { op: '<=', value: 2, on: 'ratio' }],
+    // At least 1.8× faster than serial: the pool's time at most 1 / 1.8 of it.
+    ['primes', "mapAll prime check, 20000 numbers, 'auto' chunks, 2 workers (≥ 1.8× faster)", { op: '<=', value: 0.556, on: 'ratio' }],
+  ];
+  for (const [kind, test, target] of rows) {
+    const r = row('futures', test, undefined, 'latency', 'serial map on root', target);
+    const { pool, serial } = await run<{ pool: number; serial: number }>({ kind, budget, poolFirst });
+    r.ours.push(pool);
+    r.floor.push(serial);
+    log(`  futures ${kind}: pool ${fmt(pool, 'latency')}, serial ${fmt(serial, 'latency')} (${(serial / pool).toFixed(2)}× faster)`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const started = now();
@@ -817,6 +850,7 @@ async function main(): Promise<void> {
     const tcpJob = has('tcp') ? new CommandJob(2, 'p2p', { TSMPI_TRANSPORT: 'tcp' }) : undefined;
     const coll2 = has('coll') ? new CommandJob(2, 'coll') : undefined;
     const coll4 = has('coll') ? new CommandJob(4, 'coll') : undefined;
+    const futuresJob = has('futures') ? new CommandJob(FUTURES_RANKS, 'futures') : undefined;
     let mpi: NativeMpi | undefined;
     if (has('auc')) {
       mpi = nativeMpi(tmp);
@@ -848,6 +882,7 @@ async function main(): Promise<void> {
       for (const kind of ['typed', 'object']) await openmpiJobs.ompi.get(2)!.run({ kind, size: 8, budget: 0.05 });
       await openmpiJobs.ompi.get(4)!.run({ kind: 'barrier', budget: 0.05 });
     }
+    if (futuresJob) await futuresJob.run({ kind: 'per-task', budget: 0.05 } satisfies FuturesCommand);
     const repeated = DEFAULT_GROUPS.some(has); // the algorithms group repeats its own measurements
     for (let rep = 0; repeated && rep < opts.reps; rep++) {
       log(`bench: repetition ${rep + 1} of ${opts.reps}`);
@@ -862,9 +897,10 @@ async function main(): Promise<void> {
       if (has('launch')) await launchGroup(rep);
       if (has('auc')) await aucGroup(rep, mpi);
       if (openmpiJobs) await openmpiGroup(rep, openmpiJobs);
+      if (has('futures')) await futuresGroup(rep, futuresJob!);
     }
     if (has('algorithms')) await algorithmsGroup();
-    await Promise.all([p2pJob, tcpJob, coll2, coll4, ...observedJobs].map((j) => j?.close()));
+    await Promise.all([p2pJob, tcpJob, coll2, coll4, futuresJob, ...observedJobs].map((j) => j?.close()));
     if (openmpiJobs) await closeOpenMpiJobs(openmpiJobs);
     for (const f of floors) f?.close();
   } finally {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire, isBuiltin } from 'node:module';
-import { basename, dirname, extname, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BuildOptions, Message, Metafile, Plugin, PluginBuild } from 'esbuild';
 import { bundleStale, touchCacheFile, tsmpiCacheDir, writeCacheFile } from '../runtime/env/bundles.js';
@@ -38,19 +38,80 @@ const RUNTIME_START = fileURLToPath(new URL('../tsmpi-start.cjs', import.meta.ur
 const RUNTIME_LIBRARY = fileURLToPath(new URL('../tsmpi-runtime.cjs', import.meta.url));
 /** The modules tsc emits, which the library is made of. */
 const RUNTIME_MODULES = fileURLToPath(new URL('../runtime/library.js', import.meta.url));
-/** The bundles' inputs, relative to their directory, and the names RUNTIME_ENTRY exports: `{ inputs, exports }`. */
+/**
+ * tsmpi/futures for ranks (package.json `exports["./futures"]`): an ES module of the names of
+ * runtime/futures/index.ts, which RUNTIME_START loads on first use from FUTURES_LIBRARY.
+ */
+export const FUTURES_ENTRY = fileURLToPath(new URL('../futures.js', import.meta.url));
+/**
+ * tsmpi/futures' modules in one CommonJS file, apart from the library: inside it they cost every rank
+ * ~1.5–2 ms of start-up CPU (code cache included; 34 KB), used or not. The runtime modules they import
+ * are the library's own instances (sharedRuntimeModules), so a rank has one Comm class, one
+ * TsmpiError…, whichever way it reaches them.
+ */
+const FUTURES_LIBRARY = fileURLToPath(new URL('../tsmpi-futures.cjs', import.meta.url));
+/** The modules tsc emits, which FUTURES_LIBRARY is made of. */
+const FUTURES_MODULES = fileURLToPath(new URL('../runtime/futures/index.js', import.meta.url));
+/**
+ * The bundles' inputs, relative to their directory, the names RUNTIME_ENTRY exports and those
+ * FUTURES_ENTRY exports: `{ inputs, exports, futuresExports }`.
+ */
 const RUNTIME_MANIFEST = RUNTIME_ENTRY.replace(/\.js$/, '.inputs.json');
 
 /** Names the world adds to the library's exports (runtime/world.ts). */
 const WORLD_EXPORTS = ['COMM_WORLD', 'COMM_SELF', 'finalize'];
+/** The library's export of the runtime modules FUTURES_LIBRARY shares (runtime/library.ts). */
+const SHARED_MODULES = 'sharedModules';
+/** The library's exports that are not names of `import 'tsmpi'`. */
+const LIBRARY_ONLY = ['joinWorld', SHARED_MODULES];
 
 /** What `import 'tsmpi'` gives, given the library's exports: the world's names and the library's. */
 function runtimeNames(libraryExports: readonly string[]): string[] {
-  return [...WORLD_EXPORTS, ...libraryExports.filter((name) => name !== 'joinWorld')];
+  return [...WORLD_EXPORTS, ...libraryExports.filter((name) => !LIBRARY_ONLY.includes(name))];
+}
+
+function loadLibrary(libraryFile: string): Record<string, unknown> {
+  return createRequire(import.meta.url)(libraryFile) as Record<string, unknown>;
 }
 
 function libraryExportsOf(libraryFile: string): string[] {
-  return Object.keys(createRequire(import.meta.url)(libraryFile) as object);
+  return Object.keys(loadLibrary(libraryFile));
+}
+
+/**
+ * Bundles tsmpi/futures' imports of other runtime modules as the library's instances of them
+ * (`sharedModules`, which RUNTIME_START passes on), and refuses an import of any runtime module the
+ * library does not share: futures is built on Comm only (ARCHITECTURE.md).
+ */
+function sharedRuntimeModules(libraryFile: string): Plugin {
+  const runtimeDir = dirname(RUNTIME_MODULES);
+  const shared = Object.keys(loadLibrary(libraryFile)[SHARED_MODULES] as object);
+  return {
+    name: 'tsmpi-shared-modules',
+    setup(b: PluginBuild) {
+      b.onResolve({ filter: /^\.\.?\// }, (args) => {
+        if (args.namespace === 'tsmpi-shared') return { path: args.path, external: true };
+        const path = relative(runtimeDir, resolve(args.resolveDir, args.path));
+        if (path.startsWith(`futures${sep}`)) return undefined;
+        if (shared.includes(path)) return { path, namespace: 'tsmpi-shared' };
+        return { errors: [{ text: `tsmpi/futures imports runtime/${path}, which the library does not share with it (runtime/library.ts ${SHARED_MODULES}: ${shared.join(', ')})` }] };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'tsmpi-shared' }, (args) => ({
+        contents: `module.exports = require('./tsmpi-start.cjs').${SHARED_MODULES}[${JSON.stringify(args.path)}];`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/** The names tsmpi/futures exports (esbuild gives an ES module's names), given the library. */
+async function futuresExportsOf(libraryFile: string): Promise<string[]> {
+  const built = await loadEsbuild().build({
+    stdin: { contents: `export * from ${JSON.stringify(FUTURES_MODULES)};`, resolveDir: dirname(FUTURES_LIBRARY), loader: 'js' },
+    bundle: true, platform: 'node', format: 'esm', write: false, metafile: true, logLevel: 'silent',
+    plugins: [sharedRuntimeModules(libraryFile)],
+  });
+  return Object.values(built.metafile.outputs)[0]!.exports;
 }
 
 /** The source of RUNTIME_START (bundled as CommonJS), for the library's exports. */
@@ -74,6 +135,18 @@ function runtimeStartSource(libraryExports: readonly string[]): string {
     `  };`,
     `});`,
     `export const run = (program) => runProgram(runtime, program);`,
+    // tsmpi/futures: what FUTURES_LIBRARY takes from the library, and its names, loaded on first use
+    // (by FUTURES_ENTRY, or a script-form job bundle's runtimeFacade).
+    `export const ${SHARED_MODULES} = library.exports.${SHARED_MODULES};`,
+    `let futures;`,
+    `export const loadFutures = () => {`,
+    `  if (futures === undefined) {`,
+    `    const loaded = loadWithCodeCache(join(__dirname, 'tsmpi-futures.cjs'));`,
+    `    if (!loaded.fromCache) setImmediate(() => loaded.storeCache()).unref();`,
+    `    futures = loaded.exports;`,
+    `  }`,
+    `  return futures;`,
+    `};`,
   ];
   return lines.join('\n');
 }
@@ -84,6 +157,20 @@ function runtimeEntrySource(libraryExports: readonly string[]): string {
     `import { createRequire } from 'node:module';`,
     `const runtime = await createRequire(${OWN_URL})('./tsmpi-start.cjs').runtime;`,
     ...runtimeNames(libraryExports).map((name) => `export const ${name} = runtime.${name};`),
+  ].join('\n');
+}
+
+/**
+ * The source of FUTURES_ENTRY: an ES module of tsmpi/futures' names. Importing it joins the job, as
+ * importing tsmpi does (the same promise: a process joins once, whichever entry it reaches first).
+ */
+function futuresEntrySource(names: readonly string[]): string {
+  return [
+    `import { createRequire } from 'node:module';`,
+    `const start = createRequire(${OWN_URL})('./tsmpi-start.cjs');`,
+    `await start.runtime;`,
+    `const futures = start.loadFutures();`,
+    ...names.map((name) => `export const ${name} = futures.${name};`),
   ].join('\n');
 }
 
@@ -170,16 +257,17 @@ interface OneFileSpec {
   entries: EntrySpec[];
   /** `{ inputs, …fields }` is written here: the inputs (relative to dist/) decide staleness. */
   manifest: string;
-  manifestFields?: (lastEntryOutput: Metafile['outputs'][string]) => object;
+  /** The manifest's other fields, given each entry's output by its file. */
+  manifestFields?: (entryOutputs: ReadonlyMap<string, Metafile['outputs'][string]>) => object;
   /** The last entry is a program run directly (a shebang line, mode 755). */
   executable?: boolean;
 }
 
 interface EntrySpec {
   file: string;
-  source: (libraryFile: string) => string;
+  source: (libraryFile: string) => string | Promise<string>;
   format: 'cjs' | 'esm';
-  options?: BuildOptions;
+  options?: BuildOptions | ((libraryFile: string) => BuildOptions);
 }
 
 /**
@@ -202,27 +290,30 @@ async function buildOneFileInto(spec: OneFileSpec, shared: BuildOptions, tempora
   const libraryTmp = temporary(spec.library);
   const library = await build({ ...shared, ...spec.libraryOptions, entryPoints: [spec.libraryModule], outfile: libraryTmp, format: 'cjs' });
   const inputs = Object.keys(library.metafile!.inputs);
-  let lastOutput: Metafile['outputs'][string] | undefined;
+  const outputs = new Map<string, Metafile['outputs'][string]>();
   for (const entry of spec.entries) {
     const built = await build({
       ...shared,
-      ...entry.options,
-      stdin: { contents: entry.source(libraryTmp), resolveDir: dirname(entry.file), sourcefile: basename(entry.file), loader: 'js' },
+      ...(typeof entry.options === 'function' ? entry.options(libraryTmp) : entry.options),
+      stdin: { contents: await entry.source(libraryTmp), resolveDir: dirname(entry.file), sourcefile: basename(entry.file), loader: 'js' },
       outfile: temporary(entry.file),
       format: entry.format,
     });
     inputs.push(...Object.keys(built.metafile!.inputs));
-    lastOutput = Object.values(built.metafile!.outputs).find((o) => o.entryPoint !== undefined)!;
+    outputs.set(entry.file, Object.values(built.metafile!.outputs).find((o) => o.entryPoint !== undefined)!);
   }
   const last = spec.entries[spec.entries.length - 1]!;
   if (spec.executable) chmodSync(temporary(last.file), 0o755);
   for (const file of [spec.library, ...spec.entries.map((e) => e.file)]) renameSync(temporary(file), file);
   const ownInputs = inputs.filter((i) => !i.startsWith('<stdin>') && !i.includes(':'));
-  writeFileSync(temporary(spec.manifest), JSON.stringify({ inputs: [...new Set(ownInputs)], ...spec.manifestFields?.(lastOutput!) }));
+  writeFileSync(temporary(spec.manifest), JSON.stringify({ inputs: [...new Set(ownInputs)], ...spec.manifestFields?.(outputs) }));
   renameSync(temporary(spec.manifest), spec.manifest);
 }
 
-/** Builds dist/tsmpi-runtime.cjs, dist/tsmpi-start.cjs, dist/tsmpi.js and their manifest from dist/runtime. */
+/**
+ * Builds dist/tsmpi-runtime.cjs, dist/tsmpi-start.cjs, dist/tsmpi-futures.cjs, dist/futures.js,
+ * dist/tsmpi.js and their manifest from dist/runtime.
+ */
 export async function buildRuntimeBundle(): Promise<void> {
   await buildOneFile({
     library: RUNTIME_LIBRARY,
@@ -247,10 +338,17 @@ export async function buildRuntimeBundle(): Promise<void> {
     // Loading the library has no side effects (runtime/library.ts): its exports are read off it.
     entries: [
       { file: RUNTIME_START, source: (libraryFile) => runtimeStartSource(libraryExportsOf(libraryFile)), format: 'cjs', options: { minifySyntax: true } },
+      {
+        file: FUTURES_LIBRARY,
+        source: () => `export * from ${JSON.stringify(FUTURES_MODULES)};`,
+        format: 'cjs',
+        options: (libraryFile) => ({ minifyWhitespace: true, minifySyntax: true, plugins: [sharedRuntimeModules(libraryFile)] }),
+      },
+      { file: FUTURES_ENTRY, source: async (libraryFile) => futuresEntrySource(await futuresExportsOf(libraryFile)), format: 'esm', options: { minifySyntax: true } },
       { file: RUNTIME_ENTRY, source: (libraryFile) => runtimeEntrySource(libraryExportsOf(libraryFile)), format: 'esm', options: { minifySyntax: true } },
     ],
     manifest: RUNTIME_MANIFEST,
-    manifestFields: (entryOutput) => ({ exports: entryOutput.exports }),
+    manifestFields: (outputs) => Object.fromEntries(Object.values(PUBLIC_ENTRIES).map((e) => [e.manifestField, outputs.get(e.file)!.exports])),
   });
 }
 
@@ -450,11 +548,17 @@ export class ScriptCompileError extends Error {
   }
 }
 
-/** The names dist/tsmpi.js exports (from its manifest), or undefined when unknown. */
-function runtimeExports(): string[] | undefined {
+/** The names each public entry exports (PUBLIC_ENTRIES, from the runtime's manifest), or undefined when unknown. */
+function runtimeExports(): Record<string, string[]> | undefined {
   try {
-    const { exports } = JSON.parse(readFileSync(RUNTIME_MANIFEST, 'utf8')) as { exports?: string[] };
-    return exports && exports.length > 0 ? exports : undefined;
+    const manifest = JSON.parse(readFileSync(RUNTIME_MANIFEST, 'utf8')) as Record<string, unknown>;
+    const names: Record<string, string[]> = {};
+    for (const [specifier, entry] of Object.entries(PUBLIC_ENTRIES)) {
+      const list = manifest[entry.manifestField];
+      if (!Array.isArray(list) || list.length === 0) return undefined;
+      names[specifier] = list as string[];
+    }
+    return names;
   } catch {
     return undefined;
   }
@@ -483,33 +587,48 @@ const SCRIPT_REQUIRE = '__tsmpiRequire';
 const COMMONJS_ONLY_NAMES = ['require', 'module', 'exports', '__filename', '__dirname'];
 
 /**
- * What the script's `import … from 'tsmpi'` becomes: a module bundled with the script that takes the
- * runtime once and re-exports each name as a constant, so the script's code refers to plain variables
- * of its own module rather than to imported bindings. V8 (Node 20) runs a hot loop that reads an
- * imported binding several times slower: examples/auc.ts's `i < n / comm.size` made its loop ~5× slower
- * under tsmpirun than the same loop over a local constant (1.94 s against 0.38 s for 6e8 steps). The
- * runtime's exports are never reassigned, so constants are exactly what they were.
+ * The package's entries a program imports (package.json `exports`), all of which mean this tsmpirun's
+ * runtime in a job bundle: the file a module-form bundle imports, the expression a script-form bundle
+ * takes the names from (the runtime RUNTIME_START hands the program, or its futures namespace), and
+ * the field of the runtime's manifest that lists the names.
  */
-function runtimeFacade(exports: readonly string[], form: BundleForm): string {
-  const lines = form === 'module' ? [`import * as runtime from ${JSON.stringify(RUNTIME_ENTRY)};`] : [];
-  const from = form === 'module' ? 'runtime' : SCRIPT_RUNTIME_PARAMETER;
-  for (const name of exports) lines.push(`export const ${name} = ${from}.${name};`);
+const PUBLIC_ENTRIES: Readonly<Record<string, { file: string; script: string; manifestField: string }>> = {
+  'tsmpi': { file: RUNTIME_ENTRY, script: SCRIPT_RUNTIME_PARAMETER, manifestField: 'exports' },
+  'tsmpi/futures': { file: FUTURES_ENTRY, script: `${SCRIPT_REQUIRE}(${JSON.stringify(RUNTIME_START)}).loadFutures()`, manifestField: 'futuresExports' },
+};
+
+/**
+ * What the script's `import … from 'tsmpi'` (or another public entry) becomes: a module bundled with
+ * the script that takes the runtime once and re-exports each name as a constant, so the script's code
+ * refers to plain variables of its own module rather than to imported bindings. V8 (Node 20) runs a
+ * hot loop that reads an imported binding several times slower: examples/auc.ts's `i < n / comm.size`
+ * made its loop ~5× slower under tsmpirun than the same loop over a local constant (1.94 s against
+ * 0.38 s for 6e8 steps). The runtime's exports are never reassigned, so constants are exactly what
+ * they were.
+ */
+function runtimeFacade(specifier: string, exports: readonly string[], form: BundleForm): string {
+  const entry = PUBLIC_ENTRIES[specifier]!;
+  const lines = [form === 'module' ? `import * as runtime from ${JSON.stringify(entry.file)};` : `const runtime = ${entry.script};`];
+  for (const name of exports) lines.push(`export const ${name} = runtime.${name};`);
   return lines.join('\n');
 }
 
 /**
  * Resolves packages to where the script would find them and leaves them external; makes `import 'tsmpi'`
- * the runtime facade; loads the script's own files, recording in `contentHashes` what each held.
+ * (and tsmpi/futures) the runtime facade; loads the script's own files, recording in `contentHashes` what each held.
  */
-function keepPackagesExternal(exports: readonly string[] | undefined, form: BundleForm, contentHashes: Map<string, string>): Plugin {
+function keepPackagesExternal(exports: Record<string, string[]> | undefined, form: BundleForm, contentHashes: Map<string, string>): Plugin {
   return {
     name: 'tsmpi-externals',
     setup(b: PluginBuild) {
-      b.onResolve({ filter: /^tsmpi$/ }, () => (exports
-        ? { path: 'tsmpi', namespace: 'tsmpi-facade' }
-        : { path: RUNTIME_ENTRY, external: true }));
+      b.onResolve({ filter: /^tsmpi(\/|$)/ }, (args) => {
+        if (!Object.hasOwn(PUBLIC_ENTRIES, args.path)) {
+          return { errors: [{ text: `'${args.path}' is not an entry of the tsmpi package (${Object.keys(PUBLIC_ENTRIES).join(', ')})` }] };
+        }
+        return exports ? { path: args.path, namespace: 'tsmpi-facade' } : { path: PUBLIC_ENTRIES[args.path]!.file, external: true };
+      });
       b.onResolve({ filter: /.*/, namespace: 'tsmpi-facade' }, (args) => ({ path: args.path, external: true }));
-      b.onLoad({ filter: /.*/, namespace: 'tsmpi-facade' }, () => ({ contents: runtimeFacade(exports!, form), loader: 'js' }));
+      b.onLoad({ filter: /.*/, namespace: 'tsmpi-facade' }, (args) => ({ contents: runtimeFacade(args.path, exports![args.path]!, form), loader: 'js' }));
       // A script takes a built-in module as a CommonJS one (through esbuild's interop, as Node's ES
       // module loader does): no import statement is left for it. The require is not the program's
       // (hidden, see COMMONJS_ONLY_NAMES), and esbuild does not take it for one to resolve.
@@ -554,12 +673,12 @@ function formatMessages(messages: Message[]): string {
 
 /**
  * Changes whenever what a job bundle contains changes for the same inputs (v2: the runtime facade; v3: the
- * script form; v4: inputs known by content, import.meta replaced in code only).
+ * script form; v4: inputs known by content, import.meta replaced in code only; v5: tsmpi/futures).
  */
-const BUNDLE_FORMAT = 'v4';
+const BUNDLE_FORMAT = 'v5';
 
 function cacheKey(script: string): string {
-  const format = `${BUNDLE_FORMAT}+${runtimeExports()?.join(',') ?? ''}`;
+  const format = `${BUNDLE_FORMAT}+${JSON.stringify(runtimeExports() ?? null)}`;
   return createHash('sha256').update(format).update('\0').update(RUNTIME_ENTRY).update('\0').update(script).digest('hex').slice(0, 32);
 }
 
@@ -649,7 +768,7 @@ interface EsbuildOutput {
  */
 const SCRIPT_IMPORT_META = '__tsmpi_import_meta_in_script';
 
-async function esbuildJobBundle(script: string, outfile: string, exports: readonly string[] | undefined, form: BundleForm): Promise<EsbuildOutput> {
+async function esbuildJobBundle(script: string, outfile: string, exports: Record<string, string[]> | undefined, form: BundleForm): Promise<EsbuildOutput> {
   // esbuild is loaded only when there is something to build: it starts a helper process.
   const { build } = loadEsbuild();
   const contentHashes = new Map<string, string>();

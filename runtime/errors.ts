@@ -20,6 +20,13 @@ export const ERROR_CODES = [
   'TSMPI_ERR_ABORTED',
   'TSMPI_ERR_ARG',
   'TSMPI_ERR_INTERN',
+  // Task pools (tsmpi/futures)
+  'TSMPI_ERR_TASK',
+  'TSMPI_ERR_TASK_MISMATCH',
+  'TSMPI_ERR_SHUTDOWN',
+  'TSMPI_ERR_BROKEN_EXECUTOR',
+  'TSMPI_ERR_TIMEOUT',
+  'TSMPI_ERR_CANCELLED',
 ] as const;
 
 export type TsmpiErrorCode = (typeof ERROR_CODES)[number];

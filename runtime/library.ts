@@ -16,3 +16,10 @@ export { allocShared } from './p2p/shared-memory.js';
 export { Status } from './p2p/status.js';
 export { Wtime, Wtick, getProcessorName } from './env/time.js';
 export type { TypedArray } from './wire/dtype.js';
+// The runtime modules tsmpi/futures uses, by their path under runtime/: it is bundled apart
+// (dist/tsmpi-futures.cjs, loaded by the programs that import it) and takes these instances, so that
+// a rank has one Comm class, one TsmpiError… Not one of tsmpi's names (launcher/transform.ts).
+import * as commModule from './comm/comm.js';
+import * as constantsModule from './constants.js';
+import * as errorsModule from './errors.js';
+export const sharedModules = { 'comm/comm.js': commModule, 'constants.js': constantsModule, 'errors.js': errorsModule };

@@ -130,7 +130,7 @@ function pruneCacheDir(dir: string, keep: number): void {
   }
 }
 
-/** Code cache entries kept: two per installed tsmpi build in use (runtime, launcher), ~0.3 MB each. */
+/** Code cache entries kept: up to three per installed tsmpi build in use (runtime, launcher, tsmpi/futures), ~0.3 MB each. */
 const CODE_CACHE_ENTRIES_KEPT = 32;
 
 /** Runs the CommonJS file `file` (as `require` would, once) with a code cache. */

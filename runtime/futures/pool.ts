@@ -1,0 +1,292 @@
+// The root side of an executor: a queue of chunks (calls of one task), sent to the workers as they
+// have room (CHUNKS_PER_WORKER in flight each), and one receive loop that takes their answers and
+// hands each chunk's outcomes to its sink (a Future for `submit`, a MapRun for the maps). Root
+// always knows how many answers are still to come, so it posts a receive only while one is: when
+// the pool is idle nothing of it is pending on the communicator.
+import { isTsmpiError, tsmpiError } from '../errors.js';
+import type { WorkerLinks } from './links.js';
+import { CHUNK, CHUNKS_PER_WORKER, READY, RESULT, STOP, type FromWorker, type ReadyMessage, type ResultMessage } from './protocol.js';
+import { decodeError } from './remote-error.js';
+
+/** Where the outcomes of a chunk's calls go. */
+export interface ChunkSink {
+  /** The chunk went to a worker (it can no longer be cancelled). */
+  sent?(chunk: Chunk): void;
+  /**
+   * Calls `offset`… of `chunk` are done: their values (undefined where a call failed) and the
+   * failures as [index within `values`, error] pairs, with the worker time they took.
+   */
+  settle(chunk: Chunk, offset: number, values: unknown[], failures: [number, unknown][] | null, seconds: number): void;
+  /** Calls `offset`… of `chunk` will not run (or their outcomes are lost): each fails with `error`. */
+  fail(chunk: Chunk, offset: number, error: unknown): void;
+}
+
+export interface Chunk {
+  readonly task: number;
+  readonly taskName: string;
+  /** 1: each item is an argument list (submit, starmap); 0: each item is the one argument (map). */
+  readonly spread: 0 | 1;
+  readonly items: unknown[];
+  /** The sink's position of the first item (a map's item index). */
+  readonly base: number;
+  readonly sink: ChunkSink;
+  state: 'new' | 'queued' | 'sent' | 'done' | 'cancelled';
+  /** Calls whose outcome has not arrived (while sent). */
+  remaining: number;
+  id: number;
+  worker: number;
+}
+
+export function newChunk(task: number, taskName: string, spread: 0 | 1, items: unknown[], base: number, sink: ChunkSink): Chunk {
+  return { task, taskName, spread, items, base, sink, state: 'new', remaining: items.length, id: 0, worker: -1 };
+}
+
+interface WorkerSlot {
+  rank: number;
+  ready: boolean;
+  inFlight: number;
+  host: string;
+}
+
+export class Pool {
+  readonly #links: WorkerLinks;
+  /** The size of the communicator (for error origins: "worker R of S"). */
+  readonly #size: number;
+  readonly #slots = new Map<number, WorkerSlot>();
+  readonly #order: WorkerSlot[];
+  #nextSlot = 0;
+  /** FIFO: chunks to send, cancelled ones skipped when they come up. */
+  #queue: Chunk[] = [];
+  #queueHead = 0;
+  /** Chunks queued and not cancelled. */
+  #queued = 0;
+  readonly #inFlight = new Map<number, Chunk>();
+  #nextId = 1;
+  /** Answers still to come: a READY per worker until it arrives, a RESULT per call of each chunk in flight. */
+  #expected = 0;
+  #receiving = false;
+  /** Workers that have not reported ready. */
+  #unready: number;
+  /** Set when a worker's initializer failed: every chunk not sent fails with it. */
+  #broken: unknown;
+  /** Set when the pool cannot go on (a lost worker, a protocol error): everything fails with it. */
+  #failure: unknown;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(links: WorkerLinks, size: number) {
+    this.#links = links;
+    this.#size = size;
+    this.#order = links.workers.map((rank) => ({ rank, ready: false, inFlight: 0, host: '' }));
+    for (const slot of this.#order) this.#slots.set(slot.rank, slot);
+    this.#expected = this.#unready = this.#order.length;
+    this.#receive();
+  }
+
+  get numWorkers(): number {
+    return this.#order.length;
+  }
+
+  /** The error that failed the pool, if any (a lost worker…). */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** Queues `chunk` (or fails it at once when the pool is broken). */
+  enqueue(chunk: Chunk): void {
+    const refusal = this.#failure ?? this.#broken;
+    if (refusal !== undefined) {
+      chunk.state = 'done';
+      chunk.sink.fail(chunk, 0, refusal);
+      return;
+    }
+    chunk.state = 'queued';
+    this.#queue.push(chunk);
+    this.#queued++;
+    this.#pump();
+  }
+
+  /** Takes a queued chunk out; false once it was sent (or done). */
+  cancel(chunk: Chunk): boolean {
+    if (chunk.state === 'cancelled') return true;
+    if (chunk.state !== 'queued') return false;
+    chunk.state = 'cancelled';
+    this.#queued--;
+    this.#checkIdle();
+    return true;
+  }
+
+  /** Resolves once nothing is queued or in flight and every worker has reported ready. */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Tells every worker to stop; only when idle. */
+  stop(): void {
+    for (const slot of this.#order) this.#links.send(slot.rank, [STOP], (e) => this.#fail(e));
+  }
+
+  #isIdle(): boolean {
+    return this.#failure !== undefined || (this.#queued === 0 && this.#expected === 0);
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * The worker with the fewest chunks in flight, if one has room (ties in turn); none before every
+   * worker has reported ready, so that an initializer failing on any worker fails every call.
+   */
+  #pickWorker(): WorkerSlot | undefined {
+    if (this.#unready > 0) return undefined;
+    let best: WorkerSlot | undefined;
+    const n = this.#order.length;
+    for (let k = 0; k < n; k++) {
+      const slot = this.#order[(this.#nextSlot + k) % n]!;
+      if (slot.inFlight < CHUNKS_PER_WORKER && (best === undefined || slot.inFlight < best.inFlight)) best = slot;
+    }
+    if (best) this.#nextSlot = (this.#order.indexOf(best) + 1) % n;
+    return best;
+  }
+
+  #dequeue(): Chunk | undefined {
+    while (this.#queueHead < this.#queue.length) {
+      const chunk = this.#queue[this.#queueHead++]!;
+      if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#queueHead);
+        this.#queueHead = 0;
+      }
+      if (chunk.state === 'queued') return chunk;
+    }
+    return undefined;
+  }
+
+  /** Puts chunks back at the head of the queue, in order. */
+  #requeueFirst(chunks: Chunk[]): void {
+    this.#queue.splice(this.#queueHead, 0, ...chunks);
+    for (const chunk of chunks) chunk.state = 'queued';
+    this.#queued += chunks.length;
+  }
+
+  #pump(): void {
+    while (this.#queued > 0 && this.#failure === undefined) {
+      const slot = this.#pickWorker();
+      if (!slot) break;
+      const chunk = this.#dequeue()!;
+      this.#queued--;
+      chunk.id = this.#nextId++;
+      try {
+        this.#links.send(slot.rank, [CHUNK, chunk.id, chunk.task, chunk.spread, chunk.items], (e) => this.#fail(e));
+      } catch (e) {
+        if (!isTsmpiError(e, 'TSMPI_ERR_SERIALIZE')) throw e;
+        this.#unsendable(chunk, e.message);
+        continue;
+      }
+      chunk.state = 'sent';
+      chunk.worker = slot.rank;
+      slot.inFlight++;
+      this.#expected += chunk.remaining;
+      this.#inFlight.set(chunk.id, chunk);
+      chunk.sink.sent?.(chunk);
+    }
+    this.#receive();
+    this.#checkIdle();
+  }
+
+  /**
+   * A chunk whose message cannot be serialized: a chunk of several calls is split into one chunk per
+   * call (so that only the calls whose arguments cannot be sent fail); a single call fails with
+   * TSMPI_ERR_SERIALIZE.
+   */
+  #unsendable(chunk: Chunk, reason: string): void {
+    if (chunk.items.length > 1) {
+      this.#requeueFirst(chunk.items.map((item, i) => newChunk(chunk.task, chunk.taskName, chunk.spread, [item], chunk.base + i, chunk.sink)));
+      chunk.state = 'done';
+      return;
+    }
+    chunk.state = 'done';
+    const where = reason.replace(/^TSMPI_ERR_SERIALIZE: /, '').replace(/ at value\[4\]\[0\]/, chunk.spread ? ' at args' : ' at item');
+    chunk.sink.fail(chunk, 0, tsmpiError('TSMPI_ERR_SERIALIZE', `the ${chunk.spread ? 'arguments' : 'item'} of a call of task '${chunk.taskName}' cannot be sent to a worker: ${where}`));
+  }
+
+  #receive(): void {
+    if (this.#receiving || this.#expected === 0 || this.#failure !== undefined) return;
+    this.#receiving = true;
+    void this.#receiveLoop();
+  }
+
+  async #receiveLoop(): Promise<void> {
+    try {
+      while (this.#expected > 0 && this.#failure === undefined) this.#handle(await this.#links.receive());
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#receiving = false;
+    }
+    this.#checkIdle();
+  }
+
+  #handle(message: FromWorker): void {
+    if (message[0] === READY) this.#ready(message);
+    else if (message[0] === RESULT) this.#result(message);
+    else throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor root: unknown message kind ${String((message as unknown[])[0])}`);
+  }
+
+  #ready([, rank, host, initError]: ReadyMessage): void {
+    const slot = this.#slots.get(rank);
+    if (!slot || slot.ready) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor root: unexpected READY from rank ${rank}`);
+    slot.ready = true;
+    slot.host = host;
+    this.#expected--;
+    this.#unready--;
+    if (initError && this.#broken === undefined) {
+      const cause = decodeError(initError, { rank, size: this.#size, host, task: '(initializer)' });
+      this.#broken = tsmpiError('TSMPI_ERR_BROKEN_EXECUTOR', `the initializer failed on worker ${rank} (${cause instanceof Error ? cause.message : String(cause)}): the executor runs no task`, cause);
+      for (let chunk = this.#dequeue(); chunk; chunk = this.#dequeue()) {
+        this.#queued--;
+        chunk.state = 'done';
+        chunk.sink.fail(chunk, 0, this.#broken);
+      }
+    }
+    this.#pump();
+  }
+
+  #result([, worker, id, offset, values, failures, seconds]: ResultMessage): void {
+    const chunk = this.#inFlight.get(id);
+    const slot = this.#slots.get(worker);
+    if (!chunk || !slot || chunk.worker !== worker) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor root: unexpected result of chunk ${id} from rank ${worker}`);
+    chunk.remaining -= values.length;
+    this.#expected -= values.length;
+    if (chunk.remaining === 0) {
+      chunk.state = 'done';
+      this.#inFlight.delete(id);
+      slot.inFlight--;
+    }
+    const origin = { rank: worker, size: this.#size, host: slot.host, task: chunk.taskName };
+    const errors = failures && failures.map(([i, encoded]): [number, unknown] => [i, decodeError(encoded, origin)]);
+    chunk.sink.settle(chunk, offset, values, errors, seconds);
+    this.#pump();
+  }
+
+  /** The pool cannot go on: every chunk queued or in flight fails with `error`, and so will later ones. */
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error ?? tsmpiError('TSMPI_ERR_INTERN', 'the executor failed');
+    const lost = [...this.#inFlight.values()];
+    this.#inFlight.clear();
+    for (let chunk = this.#dequeue(); chunk; chunk = this.#dequeue()) lost.push(chunk);
+    this.#queued = 0;
+    this.#expected = 0;
+    for (const chunk of lost) {
+      // A chunk in flight may have given some of its calls' outcomes already (one message per call).
+      const offset = chunk.state === 'sent' ? chunk.items.length - chunk.remaining : 0;
+      chunk.state = 'done';
+      chunk.sink.fail(chunk, offset, this.#failure);
+    }
+    this.#checkIdle();
+  }
+}

@@ -1,0 +1,101 @@
+// The worker side of an executor: every rank but root runs serveTasks between the start and the end
+// of withExecutor. It runs the initializer, reports READY, then runs the chunks root sends, one at a
+// time, and answers each (protocol.ts), until STOP. The next chunk is already waiting in the
+// worker's queue while it reports the last one (root keeps two in flight per worker).
+import { hostname } from 'node:os';
+import type { Comm } from '../comm/comm.js';
+import { isTsmpiError, tsmpiError } from '../errors.js';
+import { CHUNK, READY, RESULT, STOP, TAG_REPLY, TAG_WORK, type ChunkMessage, type Failures, type ResultMessage, type ToWorker } from './protocol.js';
+import { encodeError, type EncodedError } from './remote-error.js';
+import type { TaskTable } from './registry.js';
+
+/** Any function: a task, or the initializer. */
+type Callable = (...args: unknown[]) => unknown;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** Calls `fn` with `args`, awaiting what it returns when that is a promise; its failure encoded. */
+export async function callEncoded(fn: Callable, args: readonly unknown[]): Promise<EncodedError | null> {
+  try {
+    const value = fn(...args);
+    if (isThenable(value)) await value;
+    return null;
+  } catch (e) {
+    return encodeError(e);
+  }
+}
+
+export interface ChunkOutcome {
+  values: unknown[];
+  failures: Failures | null;
+  seconds: number;
+}
+
+/**
+ * Runs the calls of a chunk in order. A call that throws (or returns a promise that rejects) gives
+ * undefined as its value and a failure; the others go on. Synchronous tasks run back to back, with
+ * no await between them.
+ */
+export async function runChunk(table: TaskTable, message: ChunkMessage): Promise<ChunkOutcome> {
+  const [, , taskIndex, spread, items] = message;
+  const fn = table.functions[taskIndex] as Callable;
+  const values = new Array<unknown>(items.length);
+  let failures: Failures | null = null;
+  const started = performance.now();
+  for (let i = 0; i < items.length; i++) {
+    try {
+      let value = spread ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      if (isThenable(value)) value = await value;
+      values[i] = value;
+    } catch (e) {
+      values[i] = undefined;
+      (failures ??= []).push([i, encodeError(e)]);
+    }
+  }
+  return { values, failures, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The worker's answer to a chunk; one message per call when the whole does not serialize. */
+async function reply(comm: Comm, root: number, message: ResultMessage, taskName: string): Promise<void> {
+  let whole: Promise<void>;
+  try {
+    whole = comm.isend(message, root, TAG_REPLY).wait();
+  } catch (e) {
+    if (!isTsmpiError(e, 'TSMPI_ERR_SERIALIZE')) throw e;
+    const [kind, worker, id, , values, failures, seconds] = message;
+    for (let i = 0; i < values.length; i++) {
+      const failure = failures?.find(([index]) => index === i);
+      const single: ResultMessage = [kind, worker, id, i, [values[i]], failure ? [[0, failure[1]]] : null, i === 0 ? seconds : 0];
+      try {
+        await comm.isend(single, root, TAG_REPLY).wait();
+      } catch (itemError) {
+        if (!isTsmpiError(itemError, 'TSMPI_ERR_SERIALIZE')) throw itemError;
+        const reason = itemError.message.replace(/^TSMPI_ERR_SERIALIZE: /, '').replace(/ at value\[4\]\[0\]/, ' at value');
+        const unsent = tsmpiError('TSMPI_ERR_SERIALIZE', `task '${taskName}' returned a value that cannot be sent to root: ${reason}`);
+        await comm.send([kind, worker, id, i, [undefined], [[0, encodeError(unsent)]], 0] satisfies ResultMessage, root, TAG_REPLY);
+      }
+    }
+    return;
+  }
+  await whole;
+}
+
+/**
+ * Serves tasks for the executor whose root is `root` on `comm` (the executor's private communicator)
+ * until root says STOP.
+ */
+export async function serveTasks(
+  comm: Comm, root: number, table: TaskTable, initializer: Callable | undefined, initargs: readonly unknown[],
+): Promise<void> {
+  const initError = initializer ? await callEncoded(initializer, initargs) : null;
+  await comm.send([READY, comm.rank, hostname(), initError], root, TAG_REPLY);
+  for (;;) {
+    const message = await comm.recv<ToWorker>(root, TAG_WORK);
+    if (message[0] === STOP) return;
+    if (message[0] !== CHUNK) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor worker ${comm.rank}: unknown message kind ${String(message[0])}`);
+    const { values, failures, seconds } = await runChunk(table, message);
+    await reply(comm, root, [RESULT, comm.rank, message[1], 0, values, failures, seconds], table.names[message[2]]!);
+  }
+}
