@@ -409,7 +409,8 @@ describe('TSMPI_ variables in the environment', () => {
     expect(lines[1]).toBe('');
     return lines[0]!;
   }
-  const offered = 'TSMPI_TRANSPORT, TSMPI_EAGER_LIMIT, TSMPI_TCP_HOST, TSMPI_LAUNCHER_ADDRESS, TSMPI_PMI, TSMPI_COLL_<NAME>';
+  const offered = 'TSMPI_RANKS, TSMPI_TRANSPORT, TSMPI_EAGER_LIMIT, TSMPI_TCP_HOST, TSMPI_LAUNCHER_ADDRESS, TSMPI_PMI, '
+    + 'TSMPI_PROFILE, TSMPI_TRACE, TSMPI_COMM_MATRIX, TSMPI_OBSERVE_EVENTS, TSMPI_COLL_<NAME>';
 
   it('an unknown one is refused before any rank starts, offering only what users may set', () => {
     expect(settingError({ TSMPI_EAGERLIMIT: '1' }, 'app.ts')).toBe(`tsmpirun: unknown variable TSMPI_EAGERLIMIT; the variables users may set are: ${offered}`);
