@@ -76,7 +76,7 @@ describe('tsmpirun with bad options: exit 2, a clear message, no rank started', 
   }
 
   it.each([
-    ['a misspelt TSMPI_ variable', { TSMPI_EAGERLIMIT: '4096' }, /^tsmpirun: unknown variable TSMPI_EAGERLIMIT; the variables users may set are: TSMPI_TRANSPORT, /],
+    ['a misspelt TSMPI_ variable', { TSMPI_EAGERLIMIT: '4096' }, /^tsmpirun: unknown variable TSMPI_EAGERLIMIT; the variables users may set are: TSMPI_RANKS, TSMPI_TRANSPORT, /],
     ['a bad collective override', { TSMPI_COLL_BCAST: 'fastest' }, /^tsmpirun: TSMPI_COLL_BCAST=fastest is not an algorithm of bcast; valid: /],
   ])('%s in the environment: one line', async (_what, env, message) => {
     const stderr = await expectNoRank(['-np', '2', STARTED], 2, message, env);

@@ -157,7 +157,8 @@ describe('what tsmpirun changes in a program', () => {
       `import { COMM_WORLD as comm } from 'tsmpi';`,
       `import { located } from './located.js';`,
       `const names = { 'import.meta.url': 1, 'import.meta.dirname': 2, import: { meta: { filename: 3 } } };`,
-      `const file = readFileSync('/proc/self/cmdline', 'latin1').split('\\0').find((a) => /main\\.[cm]js$/.test(a)) ?? '';`,
+      // The bundle is node's script argument, or (ranks as threads) named in the thread host's argument.
+      `const file = /main\\.[cm]js/.exec(readFileSync('/proc/self/cmdline', 'latin1'))?.[0] ?? '';`,
       `console.log(JSON.stringify({`,
       `  rank: comm.rank, form: file.slice(-8),`,
       `  texts: ['import.meta.url', "import.meta.dirname", \`import.meta.filename\`, \`\${'x'} import.meta.url\`],`,
