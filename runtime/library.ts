@@ -22,4 +22,5 @@ export type { TypedArray } from './wire/dtype.js';
 import * as commModule from './comm/comm.js';
 import * as constantsModule from './constants.js';
 import * as errorsModule from './errors.js';
+/** @internal The runtime modules the tsmpi/futures bundle shares with the library (see above). */
 export const sharedModules = { 'comm/comm.js': commModule, 'constants.js': constantsModule, 'errors.js': errorsModule };

@@ -42,7 +42,10 @@ import { rootToAllPeers, scatterLinear } from './scatter_linear.js';
 import { selectAlgorithm, type AlgorithmOf, type SelectionInput } from './select.js';
 import { Fold } from './topology.js';
 
-/** A v-variant's buffer with per-rank element counts and displacements (default: packed in rank order). */
+/**
+ * A v-variant's buffer with per-rank element counts and displacements (default: packed in rank order).
+ * @inline
+ */
 export type VectorSpec =
   | readonly [TypedArray, ArrayLike<number>]
   | readonly [TypedArray, ArrayLike<number>, ArrayLike<number> | undefined];

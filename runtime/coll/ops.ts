@@ -14,6 +14,7 @@
 import { tsmpiError } from '../errors.js';
 import { DTYPE_CONSTRUCTORS, dtypeName, dtypeOf, isBigIntDtype, isIntegerDtype, type TypedArray } from '../wire/dtype.js';
 
+/** The names of the predefined ops. */
 export type BuiltinOpName =
   | 'SUM' | 'PROD' | 'MAX' | 'MIN' | 'LAND' | 'LOR' | 'LXOR' | 'BAND' | 'BOR' | 'BXOR'
   | 'MAXLOC' | 'MINLOC' | 'REPLACE' | 'NO_OP';
@@ -24,27 +25,69 @@ export type BuiltinOpName =
  * (never segments: collectives called with a user op use algorithms that combine whole buffers) and
  * must return an array of that kind and length; it may return `a` or `b` after modifying it in place
  * (both are the runtime's scratch copies, never the caller's buffers).
+ * @inline
  */
 // The operands' types depend on what the user reduces; `any` keeps `Op.create((a: number, b: number) => …)` typed.
 export type ReduceFunction = (a: any, b: any) => any;
 
-/** What a collective accepts as an op: an Op, or a plain function (treated as non-commutative). */
+/**
+ * What a collective accepts as an op: an {@link Op} (a predefined one such as {@link SUM}, or
+ * `Op.create(fn)`), or a plain function `(a, b) => c` (treated as non-commutative), where `a` is the
+ * operand from the lower ranks.
+ */
 export type OpLike = Op | ReduceFunction;
 
 /** out[i…] = a[i…] op b[i…] over out.length elements; `out` may be `a` or `b`. */
 export type TypedKernel = (out: TypedArray, a: TypedArray, b: TypedArray) => void;
 
+/**
+ * A reduction operation, for `reduce`, `allreduce`, `scan`, `exscan` and their typed forms (MPI_Op).
+ * The predefined ops are {@link SUM}, {@link PROD}, {@link MAX}, {@link MIN}, {@link LAND}, {@link LOR},
+ * {@link LXOR}, {@link BAND}, {@link BOR}, {@link BXOR}, {@link MAXLOC}, {@link MINLOC}, {@link REPLACE}
+ * and {@link NO_OP}; {@link Op.create} makes one from a function.
+ *
+ * Operands are combined in rank order (rank 0 leftmost) and in a fixed order that does not depend on
+ * timing, so every rank gets the same result and a non-commutative op is correct. The values a rank
+ * passes in are never modified.
+ *
+ * On objects (lowercase collectives): numbers and bigints combine arithmetically, booleans logically,
+ * strings with SUM (concatenation), MAX and MIN; arrays and typed arrays of equal length element by
+ * element; MAXLOC/MINLOC take `[value, index]` pairs (ties: the lower index). On typed arrays
+ * (capitalized collectives): element by element; MAXLOC/MINLOC take interleaved
+ * `[value, index, value, index, …]`; the bitwise ops need an integer element type.
+ */
 export class Op {
   private constructor(
+    /** The op's name: `'SUM'`… for the predefined ops, the function's name (or `'user op'`) for Op.create's. */
     readonly name: string,
     /** Whether op(a, b) = op(b, a); only ever used to pick a faster algorithm, never to reorder a result. */
     readonly commute: boolean,
-    /** Set for the predefined ops. */
+    /** @internal Set for the predefined ops. */
     readonly builtin: BuiltinOpName | undefined,
+    /** @internal The function of an op made by Op.create. */
     readonly userFn: ReduceFunction | undefined,
   ) {}
 
-  /** A user op, as MPI_Op_create / mpi4py's Op.Create: `fn(a, b)` with `a` from the lower ranks. */
+  /**
+   * A user op, as MPI_Op_create / mpi4py's Op.Create: `fn(a, b)` with `a` from the lower ranks.
+   *
+   * On objects `fn` gets two values and returns their combination. On typed arrays it gets two whole
+   * arrays of the same kind and length and must return one of that kind and length (it may modify and
+   * return `a` or `b`: both are the runtime's scratch copies). An error thrown by `fn` fails the
+   * collective with `TSMPI_ERR_OP`.
+   *
+   * @param fn - the combining function.
+   * @param commute - whether `fn(a, b)` equals `fn(b, a)` (default true); it can only let the runtime
+   *   pick a faster algorithm, never reorder the operands.
+   * @throws {@link TsmpiError} `TSMPI_ERR_OP` when `fn` is not a function.
+   *
+   * @example
+   * ```ts
+   * // The pair with the larger norm, as a user op on objects.
+   * const longer = Op.create((a: [number, number], b: [number, number]) => (Math.hypot(...a) >= Math.hypot(...b) ? a : b));
+   * const best = await comm.allreduce<[number, number]>([Math.cos(comm.rank), comm.rank], longer);
+   * ```
+   */
   static create(fn: ReduceFunction, commute = true): Op {
     if (typeof fn !== 'function') throw tsmpiError('TSMPI_ERR_OP', `Op.create needs a function, got ${describe(fn)}`);
     return new Op(fn.name || 'user op', commute, undefined, fn);
@@ -55,27 +98,72 @@ export class Op {
     return new Op(name, commute, name, undefined);
   }
 
-  /** Combines two values as a reduction would (objects, numbers, typed arrays…); `a` is the lower-rank operand. */
+  /**
+   * Combines two values as a reduction would (objects, numbers, typed arrays…); `a` is the lower-rank
+   * operand. Neither is modified. Runs locally: no communication.
+   *
+   * @throws {@link TsmpiError} `TSMPI_ERR_OP` when the op is not defined on these values (or a user
+   *   op's function threw); `TSMPI_ERR_COUNT` for arrays of different lengths, or MAXLOC/MINLOC over a
+   *   typed array of odd length.
+   *
+   * @example
+   * ```ts
+   * SUM.apply([1, 2], [10, 20]); // [11, 22]
+   * MAXLOC.apply([3, 1], [3, 0]); // [3, 0]: ties keep the lower index
+   * ```
+   */
   apply(a: unknown, b: unknown): unknown {
     return this.builtin ? combineValues(this.builtin, a, b) : callUserFn(this, a, b);
   }
 
+  /** The op's {@link Op.name | name}, so that an op reads well in messages. */
   toString(): string {
     return this.name;
   }
 }
 
+/**
+ * Sum (MPI_SUM): numbers and bigints add, strings concatenate (in rank order), arrays and typed arrays
+ * add element by element. The default op of every reduction.
+ *
+ * @example
+ * ```ts
+ * const total = await comm.allreduce(comm.rank, SUM); // 0 + 1 + … + (size - 1) on every rank
+ * ```
+ */
 export const SUM = Op.predefined('SUM', true);
+/** Product (MPI_PROD) of numbers or bigints, element by element for arrays and typed arrays. */
 export const PROD = Op.predefined('PROD', true);
+/** Maximum (MPI_MAX) of numbers, bigints or strings, element by element for arrays and typed arrays. */
 export const MAX = Op.predefined('MAX', true);
+/** Minimum (MPI_MIN) of numbers, bigints or strings, element by element for arrays and typed arrays. */
 export const MIN = Op.predefined('MIN', true);
+/** Logical and (MPI_LAND): booleans give a boolean; numbers and typed elements give 1 or 0 (non-zero is true). */
 export const LAND = Op.predefined('LAND', true);
+/** Logical or (MPI_LOR): booleans give a boolean; numbers and typed elements give 1 or 0 (non-zero is true). */
 export const LOR = Op.predefined('LOR', true);
+/** Logical exclusive or (MPI_LXOR): booleans give a boolean; numbers and typed elements give 1 or 0 (non-zero is true). */
 export const LXOR = Op.predefined('LXOR', true);
+/** Bitwise and (MPI_BAND) of integers (numbers, bigints, integer typed arrays; booleans as LAND); TSMPI_ERR_OP on non-integers. */
 export const BAND = Op.predefined('BAND', true);
+/** Bitwise or (MPI_BOR) of integers (numbers, bigints, integer typed arrays; booleans as LOR); TSMPI_ERR_OP on non-integers. */
 export const BOR = Op.predefined('BOR', true);
+/** Bitwise exclusive or (MPI_BXOR) of integers (numbers, bigints, integer typed arrays; booleans as LXOR); TSMPI_ERR_OP on non-integers. */
 export const BXOR = Op.predefined('BXOR', true);
+/**
+ * The maximum and where it is (MPI_MAXLOC): operands are `[value, index]` pairs on objects, interleaved
+ * `[value, index, value, index, …]` on typed arrays; ties keep the lower index.
+ *
+ * @example
+ * ```ts
+ * const [best, where] = await comm.allreduce<[number, number]>([score, comm.rank], MAXLOC);
+ * ```
+ */
 export const MAXLOC = Op.predefined('MAXLOC', true);
+/**
+ * The minimum and where it is (MPI_MINLOC): operands are `[value, index]` pairs on objects, interleaved
+ * `[value, index, value, index, …]` on typed arrays; ties keep the lower index.
+ */
 export const MINLOC = Op.predefined('MINLOC', true);
 /** Keeps the operand of the highest rank (mpi4py: `lambda a, b: b`). */
 export const REPLACE = Op.predefined('REPLACE', false);

@@ -12,7 +12,10 @@
 import { PROC_NULL } from '../constants.js';
 import { tsmpiError } from '../errors.js';
 
-/** Per-dimension flags; 0/1 are accepted alongside booleans, as mpi4py code often writes [1, 0]. */
+/**
+ * Per-dimension flags; 0/1 are accepted alongside booleans, as mpi4py code often writes [1, 0].
+ * @inline
+ */
 export type FlagsInput = readonly (boolean | 0 | 1)[];
 
 export interface CartShape {
@@ -20,6 +23,10 @@ export interface CartShape {
   periods: boolean[];
 }
 
+/**
+ * The two neighbours of a {@link CartComm.shift}.
+ * @inline
+ */
 export interface ShiftResult {
   /** Rank that sends to the caller in a shift by `disp` (the neighbour at −disp), or PROC_NULL. */
   source: number;

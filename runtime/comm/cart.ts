@@ -5,6 +5,30 @@ import { UNDEFINED } from '../constants.js';
 import { CartGeometry, checkGridFits, validateCartShape, type FlagsInput, type ShiftResult } from './cart-math.js';
 import { Comm, type CommInit, type SplitPlanner } from './comm.js';
 
+/**
+ * A communicator whose ranks sit on a Cartesian grid (MPI's Cartesian topology), made by
+ * {@link Comm.createCart} (or {@link CartComm.sub}). Ranks are numbered row-major: the last dimension
+ * varies fastest, so in a 2×3 grid rank 1 is at [0, 1] and rank 3 at [1, 0]. Ranks keep their order
+ * from the parent communicator (no reordering). It is a {@link Comm}: every call of a communicator
+ * works on it, with the grid's ranks.
+ *
+ * @example
+ * ```ts
+ * import { COMM_WORLD as comm, computeDims } from 'tsmpi';
+ *
+ * // A ring: each rank sends its rank to the right and receives from the left.
+ * const ring = (await comm.createCart([comm.size], [true]))!;
+ * const { source, dest } = ring.shift(0, 1);
+ * const fromLeft = await ring.sendrecv<number>(ring.rank, dest, 0, source);
+ *
+ * // A 2-D grid and its rows.
+ * const grid = await comm.createCart(computeDims(comm.size, 2));
+ * if (grid) {
+ *   const row = await grid.sub([false, true]); // keep dimension 1: the ranks of my row
+ *   console.log(`rank ${grid.rank} at ${grid.coords}, ${row.rank} of ${row.size} in its row`);
+ * }
+ * ```
+ */
 export class CartComm extends Comm {
   readonly #geometry: CartGeometry;
 
@@ -14,29 +38,70 @@ export class CartComm extends Comm {
     this.#geometry = geometry;
   }
 
+  /** The grid's size along each dimension (a new array each time). */
   get dims(): number[] { return [...this.#geometry.dims]; }
+  /** Whether each dimension wraps around (a new array each time). */
   get periods(): boolean[] { return [...this.#geometry.periods]; }
+  /** The number of dimensions. */
   get ndims(): number { return this.#geometry.ndims; }
   /** This rank's coordinates. */
   get coords(): number[] { return this.#geometry.coordsOf(this.rank); }
 
+  /**
+   * The coordinates of `rank` (MPI_Cart_coords).
+   *
+   * @throws {@link TsmpiError} `TSMPI_ERR_RANK` unless `rank` is an integer in 0 … size-1;
+   *   `TSMPI_ERR_COMM` on a freed communicator or after finalize().
+   */
   getCoords(rank: number): number[] {
     this.checkUsable();
     return this.#geometry.coordsOf(rank);
   }
 
+  /**
+   * The rank at `coords` (MPI_Cart_rank). Coordinates wrap in periodic dimensions, so [-1] in a
+   * periodic ring of 4 is rank 3.
+   *
+   * @throws {@link TsmpiError} `TSMPI_ERR_ARG` for the wrong number of coordinates or a non-integer one;
+   *   `TSMPI_ERR_RANK` for a coordinate outside a non-periodic dimension; `TSMPI_ERR_COMM` on a freed
+   *   communicator or after finalize().
+   */
   getCartRank(coords: readonly number[]): number {
     this.checkUsable();
     return this.#geometry.rankOf(coords);
   }
 
-  /** Neighbours `disp` steps along `direction`: where to receive from and send to (PROC_NULL past an edge). */
+  /**
+   * Neighbours `disp` steps along `direction` (MPI_Cart_shift): `dest`, the rank at +disp, to send to,
+   * and `source`, the rank at −disp, to receive from; {@link PROC_NULL} past the edge of a non-periodic
+   * dimension (so a shift along a line needs no special case at its ends). Local: no communication.
+   *
+   * @param direction - the dimension, 0 … ndims-1.
+   * @param disp - the number of steps (default 1; negative goes the other way).
+   * @throws {@link TsmpiError} `TSMPI_ERR_ARG` for a direction outside 0 … ndims-1 or a non-integer
+   *   `disp`; `TSMPI_ERR_COMM` on a freed communicator or after finalize().
+   *
+   * @example
+   * ```ts
+   * const { source, dest } = grid.shift(0, 1);
+   * const status = await grid.Sendrecv(edgeOut, dest, 0, edgeIn, source, 0); // PROC_NULL: nothing moves
+   * ```
+   */
   shift(direction: number, disp = 1): ShiftResult {
     this.checkUsable();
     return this.#geometry.shift(this.rank, direction, disp);
   }
 
-  /** The sub-grid of this rank keeping the dimensions flagged in `remainDims`. */
+  /**
+   * The sub-grid of this rank keeping the dimensions flagged in `remainDims` (MPI_Cart_sub): ranks that
+   * agree on the dropped coordinates form one sub-grid, ordered row-major over the kept ones. Keeping
+   * no dimension leaves each rank alone in a zero-dimensional grid. Collective: every rank of this
+   * communicator calls it, with the same flags.
+   *
+   * @param remainDims - one flag per dimension: true (or 1) keeps it.
+   * @throws {@link TsmpiError} (as a rejection) `TSMPI_ERR_ARG` unless `remainDims` has one boolean
+   *   (or 0/1) per dimension; `TSMPI_ERR_COMM` on a freed communicator or after finalize().
+   */
   sub(remainDims: FlagsInput): Promise<CartComm> {
     return this.splitCall('sub', async (plan) => {
       const placement = this.#geometry.subGrid(this.rank, remainDims);

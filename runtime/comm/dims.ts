@@ -37,9 +37,19 @@ export const MAX_NNODES = 0x7fffffff;
  *
  * `dims` is either the number of dimensions (all free) or an array in which 0 marks a free entry
  * and a positive integer fixes that dimension. Returns a new array (the input is not modified)
- * whose free entries are balanced and non-increasing; fixed entries are kept in place.
- * Throws TSMPI_ERR_DIMS for a non-positive or non-integer `nnodes`, a negative or non-integer
- * ndims or entry, or when `nnodes` is not a multiple of the product of the fixed entries.
+ * whose free entries are balanced and non-increasing; fixed entries are kept in place. The same
+ * shape as MPICH's MPI_Dims_create. Pure arithmetic, no communication.
+ *
+ * @throws {@link TsmpiError} `TSMPI_ERR_DIMS` for a non-positive or non-integer `nnodes`, a negative or
+ *   non-integer ndims or entry, or when `nnodes` is not a multiple of the product of the fixed entries.
+ *
+ * @example
+ * ```ts
+ * computeDims(12, 2);      // [4, 3]
+ * computeDims(12, [0, 2]); // [6, 2]
+ * // A periodic 2-D grid over every rank (createCart gives null only to ranks left out of the grid).
+ * const grid = (await comm.createCart(computeDims(comm.size, 2), [true, true]))!;
+ * ```
  */
 export function computeDims(nnodes: number, dims: number | readonly number[]): number[] {
   if (!Number.isInteger(nnodes) || nnodes < 1 || nnodes > MAX_NNODES) {

@@ -72,7 +72,11 @@ function checkArguments(comm: unknown, body: unknown, options: ExecutorOptions<u
  * import { COMM_WORLD } from 'tsmpi';
  * import { task, withExecutor } from 'tsmpi/futures';
  *
- * const isPrime = task('isPrime', (n: number) => { … });
+ * const isPrime = task('isPrime', (n: number) => {
+ *   for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+ *   return n > 1;
+ * });
+ * const numbers = Array.from({ length: 100_000 }, (_, i) => i);
  * const flags = await withExecutor(COMM_WORLD, (ex) => ex.mapAll(isPrime, numbers));
  * if (COMM_WORLD.rank === 0) console.log(flags!.filter(Boolean).length, 'primes');
  * ```

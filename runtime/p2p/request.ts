@@ -14,18 +14,20 @@ import { UNDEFINED } from '../constants.js';
 import { TsmpiError } from '../errors.js';
 import { holdLoop, releaseLoop } from './liveness.js';
 
+/** @internal Completes a request with its value (the engine's side). */
 export const settleRequest = Symbol('tsmpi.settleRequest');
+/** @internal Fails a request with an error (the engine's side). */
 export const failRequest = Symbol('tsmpi.failRequest');
-/** True once the program waits for the request (await, wait, then): a hang report counts it as blocking. */
+/** @internal True once the program waits for the request (await, wait, then): a hang report counts it as blocking. */
 export const isAwaited = Symbol('tsmpi.isAwaited');
-/** Resolves (never rejects) once the request completes, without counting as the program waiting for it. */
+/** @internal Resolves (never rejects) once the request completes, without counting as the program waiting for it. */
 export const whenSettled = Symbol('tsmpi.whenSettled');
-/** Keeps the process alive while the request is pending, as a wait does (for runtime-made waits such as probes). */
+/** @internal Keeps the process alive while the request is pending, as a wait does (for runtime-made waits such as probes). */
 export const keepAlive = Symbol('tsmpi.keepAlive');
 
 /**
- * What moves bytes for requests while the program waits, where nothing else does: the shared-memory
- * channels of a rank thread (transport/shm-channel.ts). Set by the engine of such a rank.
+ * @internal What moves bytes for requests while the program waits, where nothing else does: the
+ * shared-memory channels of a rank thread (transport/shm-channel.ts). Set by the engine of such a rank.
  */
 export interface Progress {
   /** The program waits: move bytes until `done()` or for a bounded time. */
@@ -41,7 +43,7 @@ export function setProgress(progress: Progress | undefined): void {
   progressHook = progress;
 }
 
-/** The value a request resolves with. */
+/** The value a request resolves with: `RequestValue<Request<Status>>` is `Status`. */
 export type RequestValue<R> = R extends Request<infer T> ? T : never;
 
 /**
@@ -64,6 +66,32 @@ const PENDING = 0, FULFILLED = 1, REJECTED = 2;
 /** Set while Request.completed constructs: a request born complete never holds the event loop. */
 let bornComplete = false;
 
+/**
+ * A handle on one non-blocking operation (`isend`, `irecv`, `Isend`, `Irecv`, `Issend`, …; MPI_Request).
+ * It is `PromiseLike`: `await req` (or `req.wait()`) gives the operation's result, `T`: `void` for an
+ * object send, the received value for `irecv`, a {@link Status} for the typed calls. A failed operation
+ * rejects with its {@link TsmpiError}: a receive with `TSMPI_ERR_TRUNCATE` (message longer than the
+ * buffer), `TSMPI_ERR_TYPE` (other element type, or an object message for a typed receive),
+ * `TSMPI_ERR_PEER_LOST` or `TSMPI_ERR_PEER_FINISHED` (the peer failed or finished without sending);
+ * a send with `TSMPI_ERR_PEER_LOST` or `TSMPI_ERR_PEER_FINISHED`.
+ *
+ * The static methods wait for or test many requests at once, as MPI's Waitall/Waitany/… do. A request
+ * whose result a wait or test has handed out becomes inactive: `waitany`, `waitsome`, `testany` and
+ * `testsome` skip it. Requests are made by the runtime only.
+ *
+ * @example
+ * ```ts
+ * import { COMM_WORLD as comm, Request } from 'tsmpi';
+ *
+ * const right = (comm.rank + 1) % comm.size, left = (comm.rank + comm.size - 1) % comm.size;
+ * const fromLeft = new Float64Array(4);
+ * const [status] = await Request.waitall([
+ *   comm.Irecv(fromLeft, left),
+ *   comm.Isend(Float64Array.of(1, 2, 3, comm.rank), right),
+ * ]);
+ * console.log(`got ${status.count} numbers from rank ${status.source}`);
+ * ```
+ */
 export class Request<T = void> implements PromiseLike<T> {
   #state = PENDING;
   #value: T | undefined;
@@ -186,11 +214,15 @@ export class Request<T = void> implements PromiseLike<T> {
     this.#hold();
   }
 
+  /** Whether the operation has completed (successfully or not). Looking does not make it inactive. */
   get done(): boolean {
     return this.#state !== PENDING;
   }
 
-  /** Resolves with the result once the operation completes (rejects with its TsmpiError). */
+  /**
+   * Resolves with the result once the operation completes (rejects with its TsmpiError); the same
+   * promise each time. The request becomes inactive.
+   */
   wait(): Promise<T> {
     this.#inactive = true;
     this.#markAwaited();
@@ -208,6 +240,7 @@ export class Request<T = void> implements PromiseLike<T> {
     return new Promise<T>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
   }
 
+  /** As a promise's `then`, on {@link Request.wait}'s promise: what makes `await req` work. */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
@@ -215,8 +248,18 @@ export class Request<T = void> implements PromiseLike<T> {
     return this.wait().then(onfulfilled, onrejected);
   }
 
-  /** Non-blocking completion check; throws the operation's error if it failed. */
-  test(): { done: boolean; value?: T } {
+  /**
+   * Non-blocking completion check (MPI_Test): `{ done: false }` while the operation is pending, else
+   * `{ done: true, value }` and the request becomes inactive.
+   *
+   * @throws the operation's {@link TsmpiError} if it failed.
+   */
+  test(): {
+    /** Whether the operation has completed. */
+    done: boolean;
+    /** Its result, once done. */
+    value?: T;
+  } {
     if (this.#state === PENDING && progressHook) progressHook.progress();
     if (this.#state === PENDING) return { done: false };
     this.#inactive = true;
@@ -224,18 +267,39 @@ export class Request<T = void> implements PromiseLike<T> {
     return { done: true, value: this.#value as T };
   }
 
-  /** Withdraws a receive that has not matched yet; it then completes as cancelled. */
+  /**
+   * Withdraws a receive that has not matched a message yet (MPI_Cancel): it then completes at once, an
+   * `Irecv` with a {@link Status} whose `cancelled` is true, an `irecv` with `undefined`. Does nothing
+   * to a send, or to a receive that has already matched.
+   */
   cancel(): void {
     this.#cancel?.();
   }
 
-  /** Waits for every request; resolves with their values in order (a tuple keeps each request's type). */
+  /**
+   * Waits for every request (MPI_Waitall); resolves with their values in order (a tuple keeps each
+   * request's type). Rejects with the error of the first request that fails.
+   *
+   * @example
+   * ```ts
+   * // A rank may send to itself; the tuple keeps each type: [string, void].
+   * const [greeting] = await Request.waitall([comm.irecv<string>(comm.rank), comm.isend('hi', comm.rank)]);
+   * ```
+   */
   static waitall<const R extends readonly Request<any>[]>(requests: R): Promise<{ -readonly [K in keyof R]: RequestValue<R[K]> }> {
     return Promise.all(requests.map((r) => r.wait())) as Promise<{ -readonly [K in keyof R]: RequestValue<R[K]> }>;
   }
 
-  /** Waits for any active request; `index` is UNDEFINED once none is active. */
-  static async waitany<R extends Request<any>>(requests: readonly R[]): Promise<{ index: number; value: RequestValue<R> | undefined }> {
+  /**
+   * Waits for any active request to complete (MPI_Waitany) and makes it inactive. Rejects with that
+   * request's error if it failed.
+   */
+  static async waitany<R extends Request<any>>(requests: readonly R[]): Promise<{
+    /** Which request completed; {@link UNDEFINED} once none is active. */
+    index: number;
+    /** Its result (undefined when `index` is UNDEFINED). */
+    value: RequestValue<R> | undefined;
+  }> {
     const active: number[] = [];
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i]!;
@@ -254,8 +318,16 @@ export class Request<T = void> implements PromiseLike<T> {
     return { index, value: await requests[index]!.wait() };
   }
 
-  /** Waits until at least one active request completes; returns all that have, in index order. */
-  static async waitsome<R extends Request<any>>(requests: readonly R[]): Promise<{ indices: number[]; values: RequestValue<R>[] }> {
+  /**
+   * Waits until at least one active request completes (MPI_Waitsome); resolves with all that have, in
+   * index order, and makes them inactive. Empty lists once none is active.
+   */
+  static async waitsome<R extends Request<any>>(requests: readonly R[]): Promise<{
+    /** Indices of the completed requests, ascending. */
+    indices: number[];
+    /** Their results, in the same order. */
+    values: RequestValue<R>[];
+  }> {
     type T = RequestValue<R>;
     const first = await Request.waitany(requests);
     if (first.index === UNDEFINED) return { indices: [], values: [] };
@@ -271,13 +343,36 @@ export class Request<T = void> implements PromiseLike<T> {
     return { indices: order.map((k) => indices[k]!), values: order.map((k) => values[k]!) };
   }
 
-  /** All done? Then their values (and they become inactive); otherwise { done: false }. */
-  static testall<const R extends readonly Request<any>[]>(requests: R): { done: boolean; values?: { -readonly [K in keyof R]: RequestValue<R[K]> } } {
+  /**
+   * All done? (MPI_Testall) Then their values (and they become inactive); otherwise `{ done: false }`
+   * and nothing changes.
+   *
+   * @throws the error of a request that failed, once all are done.
+   */
+  static testall<const R extends readonly Request<any>[]>(requests: R): {
+    /** Whether every request has completed. */
+    done: boolean;
+    /** Their results, in order, when done. */
+    values?: { -readonly [K in keyof R]: RequestValue<R[K]> };
+  } {
     if (requests.some((r) => r.#state === PENDING)) return { done: false };
     return { done: true, values: requests.map((r) => r.test().value) as { -readonly [K in keyof R]: RequestValue<R[K]> } };
   }
 
-  static testany<R extends Request<any>>(requests: readonly R[]): { index: number; done: boolean; value?: RequestValue<R> } {
+  /**
+   * Non-blocking {@link Request.waitany} (MPI_Testany): the first active request that has completed, made
+   * inactive; else `index` {@link UNDEFINED} with `done` false, or `done` true when no request is active.
+   *
+   * @throws the error of the completed request, if it failed.
+   */
+  static testany<R extends Request<any>>(requests: readonly R[]): {
+    /** Which request completed, or {@link UNDEFINED}. */
+    index: number;
+    /** True when a request completed, or when none is active. */
+    done: boolean;
+    /** The completed request's result. */
+    value?: RequestValue<R>;
+  } {
     type T = RequestValue<R>;
     let anyActive = false;
     for (let i = 0; i < requests.length; i++) {
@@ -289,7 +384,18 @@ export class Request<T = void> implements PromiseLike<T> {
     return { index: UNDEFINED, done: !anyActive };
   }
 
-  static testsome<R extends Request<any>>(requests: readonly R[]): { indices: number[]; values: RequestValue<R>[] } {
+  /**
+   * Non-blocking {@link Request.waitsome} (MPI_Testsome): every active request that has completed, in
+   * index order, made inactive (empty lists when none has).
+   *
+   * @throws the error of a completed request that failed.
+   */
+  static testsome<R extends Request<any>>(requests: readonly R[]): {
+    /** Indices of the completed requests, ascending. */
+    indices: number[];
+    /** Their results, in the same order. */
+    values: RequestValue<R>[];
+  } {
     type T = RequestValue<R>;
     const indices: number[] = [];
     const values: T[] = [];

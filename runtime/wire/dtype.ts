@@ -1,10 +1,19 @@
 // Element types of typed messages: one code per TypedArray kind, carried in every frame header
 // so that a receive into a buffer of another kind fails with TSMPI_ERR_TYPE.
 
+/**
+ * What the capitalized (typed-array) calls move: any typed array, or a `subarray` view of one (a Node
+ * `Buffer` counts as a `Uint8Array`). The elements are sent as they are, with no serialization, and
+ * received in place; sender and receiver must use the same element type (`TSMPI_ERR_TYPE` otherwise).
+ */
 export type TypedArray =
   | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
   | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
 
+/**
+ * The constructor of a {@link TypedArray} kind (`Float64Array`, `Int32Array`, …).
+ * @inline
+ */
 export type TypedArrayConstructor =
   | Int8ArrayConstructor | Uint8ArrayConstructor | Uint8ClampedArrayConstructor | Int16ArrayConstructor
   | Uint16ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor | Float32ArrayConstructor
