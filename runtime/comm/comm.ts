@@ -5,12 +5,13 @@
 import { ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, TAG_UB, type InPlace } from '../constants.js';
 import { tsmpiError } from '../errors.js';
 import * as coll from '../coll/api.js';
+import { relayFailures } from '../coll/relay.js';
 import { MAX, MIN, SUM, type OpLike } from '../coll/ops.js';
 import type { CartComm } from './cart.js';
 import { CallChannel, type CommWire } from './call-channel.js';
 import { ContextIds } from './context-ids.js';
 import { CommObserver } from './observed.js';
-import { checkSplitArgs, planSplit } from './split-plan.js';
+import { planSplit, splitArgsError } from './split-plan.js';
 import type { Engine, RankMap } from '../p2p/engine.js';
 import { Request } from '../p2p/request.js';
 import { Status } from '../p2p/status.js';
@@ -751,8 +752,7 @@ export class Comm {
 
   /** split's agreement, as rounds of the call `tag`: who is in my new communicator, and its context. */
   async #planSplit(ch: CallChannel, tag: number, color: number, key: number): Promise<CommPlan | null> {
-    checkSplitArgs(color, key);
-    const entries = await coll.allgather<[number, number]>(ch, [color, key], tag);
+    const entries = await relayFailures(ch, tag, [], splitArgsError(color, key), () => coll.allgather<[number, number]>(ch, [color, key], tag));
     const plan = planSplit(entries.map(([c, k]) => ({ color: c, key: k })), this.rank);
     const { slot, collTagStart } = await this.#agreeContext(ch, tag, plan !== null);
     if (!plan) return null;

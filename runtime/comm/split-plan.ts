@@ -7,7 +7,7 @@
 // Colours are non-negative integers (or UNDEFINED); keys are any integers, negative included.
 
 import { UNDEFINED } from '../constants.js';
-import { tsmpiError } from '../errors.js';
+import { tsmpiError, type TsmpiError } from '../errors.js';
 
 export interface SplitEntry {
   color: number;
@@ -23,13 +23,14 @@ export interface SplitPlan {
 }
 
 /**
- * Checks one rank's split arguments. split() calls this before anything is sent, so a bad colour
- * fails at the call on the rank that passed it (API.md "Errors") instead of after the exchange.
+ * What is wrong with one rank's split arguments, as the error split() fails with, or undefined.
+ * split() checks before anything is sent, so a bad colour fails at the call on the rank that passed
+ * it, and that rank relays the error to the others, whose call fails too (API.md "Errors").
  * TSMPI_ERR_ARG unless color is a non-negative safe integer or UNDEFINED and key a safe integer.
  */
-export function checkSplitArgs(color: number, key: number): void {
+export function splitArgsError(color: number, key: number): TsmpiError | undefined {
   const problem = splitArgsProblem(color, key);
-  if (problem !== undefined) throw tsmpiError('TSMPI_ERR_ARG', `split: ${problem}`);
+  return problem === undefined ? undefined : tsmpiError('TSMPI_ERR_ARG', `split: ${problem}`);
 }
 
 /**
