@@ -5,7 +5,8 @@
 //   TSMPI_COLL_<COLLECTIVE>=<algorithm>|auto      e.g. TSMPI_COLL_ALLREDUCE=ring
 //
 // The environment is read once per process (resetSelection re-reads it, for tests). An unknown
-// collective or algorithm name fails every collective call with TSMPI_ERR_ARG naming the valid ones.
+// collective or algorithm name is refused as the rank starts (and by tsmpirun before any rank does),
+// with TSMPI_ERR_ARG naming the valid ones, never at the first collective.
 // A forced algorithm that cannot run a given call (e.g. ring allreduce with a non-commutative op,
 // anything but whole-buffer algorithms with a user op, typed-only algorithms on objects) runs the
 // order-preserving / whole-buffer / object algorithm that `applicable` names instead.
