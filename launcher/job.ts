@@ -185,17 +185,19 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
     for (let r = 0; r < np; r++) if (r !== rank) control.sendTo(r, { t: 'peer-finished', rank, fin: told.includes(r) });
     if (finished.size === np) control.broadcast({ t: 'all-finished' });
   };
+  /** A rank said it fails (over the control plane, or a rank thread through its host), and why. */
+  function rankAborted(rank: number, code: number, message: string): void {
+    const judge = () => {
+      if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, message);
+    };
+    if (!message.includes('TSMPI_ERR_PEER_LOST')) return judge();
+    secondaryFailures.add(rank);
+    setTimeout(judge, SECONDARY_FAILURE_WAIT_MS);
+  }
   const control = await ControlServer.start(secret, np, plan.address, {
     onRegistered: () => { allRegistered = ++registeredCount === np; },
     onFinished: rankFinished,
-    onAbort: (rank, code, message) => {
-      const judge = () => {
-        if (supervisor.rankAborted(rank, code, message)) notifyPeerLost(rank, message);
-      };
-      if (!message.includes('TSMPI_ERR_PEER_LOST')) return judge();
-      secondaryFailures.add(rank);
-      setTimeout(judge, SECONDARY_FAILURE_WAIT_MS);
-    },
+    onAbort: rankAborted,
     onState: (rank, id, state) => stateRequests.answered(rank, id, state),
     onDisconnected: (rank) => stateRequests.disconnected(rank),
     onObserve: (rank, part) => observe.add(rank, part),
@@ -298,6 +300,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
           bootstrap: bootstrapBytes(secret, { ...agentHeader(rank), channel: { kind: 'stdio' } }),
         });
     children.push(child);
+    child.on('abort', (code, what) => rankAborted(rank, code, what));
     for (const stream of ['stdout', 'stderr'] as const) {
       const out = new RankOutput({
         rank, stream, sink: process[stream], tag: options.tagOutput,

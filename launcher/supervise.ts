@@ -37,7 +37,7 @@ export class Supervisor {
   private ending = false;
   private killTimer: NodeJS.Timeout | undefined;
   /** The job's first failure: which rank, and what it did ("exited with code 3", "called abort(4)"…). */
-  private failure: { rank: number; what: string } | undefined;
+  private failure: { rank: number; what: string; exitedOnly: boolean } | undefined;
   /** Other ranks that ended otherwise than by exiting 0 once the job was failing. */
   private stoppedAfterFailure = 0;
 
@@ -70,13 +70,18 @@ export class Supervisor {
       return false;
     }
     if (signal) return this.fail(rank, 128 + signalNumber(signal), `was killed by ${signal}`);
-    if (code !== 0) return this.fail(rank, code ?? 1, `exited with code ${code}`);
+    if (code !== 0) return this.fail(rank, code ?? 1, `exited with code ${code}`, true);
     return false;
   }
 
   /** `what`: what the rank did, as it said ("called abort(4)", "threw an uncaught TypeError: …"). */
   rankAborted(rank: number, code: number, what: string): boolean {
-    if (this.ending) return false;
+    if (this.ending) {
+      // The rank said why it failed, but its exit was seen first (a rank thread's exit status and its
+      // control message come on different pipes, in either order): its own words are the better summary.
+      if (this.failure?.rank === rank && this.failure.exitedOnly) this.failure = { rank, what, exitedOnly: false };
+      return false;
+    }
     return this.fail(rank, code, what);
   }
 
@@ -102,10 +107,10 @@ export class Supervisor {
     this.say(`tsmpirun: rank ${rank} ${what}`);
   }
 
-  private fail(rank: number, status: number, what: string): boolean {
+  private fail(rank: number, status: number, what: string, exitedOnly = false): boolean {
     this.status = status;
     this.ending = true;
-    this.failure = { rank, what };
+    this.failure = { rank, what, exitedOnly };
     this.killTimer = setTimeout(() => this.terminateAll(), PEER_LOST_NOTICE_MS);
     return true;
   }

@@ -12,6 +12,8 @@ export interface RankHandle {
   kill(signal: NodeJS.Signals): void;
   on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
+  /** The rank's last words before it exits failing (rank threads tell them through their host). */
+  on(event: 'abort', listener: (code: number, what: string) => void): this;
 }
 
 /** The compiled agent (dist/launcher/spawn/agent.js): on every host at the same path, as the runtime is. */

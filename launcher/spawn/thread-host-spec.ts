@@ -21,6 +21,6 @@ export interface ThreadHostSpec {
 }
 
 export const SECRET_FD = 3;
-/** The host's reports to tsmpirun: a JSON line per rank that ends. */
+/** The host's reports to tsmpirun: a JSON line per rank that ends, after its last words if it failed. */
 export const STATUS_FD = 4;
 export const FIRST_OUTPUT_FD = 5;

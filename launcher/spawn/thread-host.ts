@@ -6,7 +6,8 @@
 // process's, line by line: a rank writes to them synchronously (runtime/env/thread-rank.ts), so a rank
 // that spins or blocks never holds its output back, and nothing is lost when a rank or the process
 // ends. On fd 4 it reports one JSON line per rank that ends: {"rank":R,"code":C} (and "oom":true when
-// the rank ran out of memory). Its own stdout and stderr are tsmpirun's.
+// the rank ran out of memory); before it, a rank that fails or aborts writes its own last words there,
+// {"rank":R,"abort":C,"what":"threw an uncaught …"} (runtime/env/thread-rank.ts). Its own stdout and stderr are tsmpirun's.
 //
 //   node thread-host.js '{"ranks":[0,1],"bundle":"/…/main.cjs","argv":[…],"env":{…},"spin":true,…}'
 import { readFileSync, closeSync, writeSync } from 'node:fs';
@@ -34,7 +35,7 @@ function main(): void {
     });
     hostPort.unref();
     const data: ThreadRankData = {
-      tsmpiThread: { secret, arena, spin: spec.spin, stdoutFd, stderrFd, stdin: rank === spec.stdinRank, hostPort: rankPort },
+      tsmpiThread: { secret, arena, spin: spec.spin, stdoutFd, stderrFd, stdin: rank === spec.stdinRank, hostPort: rankPort, statusFd: STATUS_FD },
     };
     const worker = new Worker(spec.bundle, {
       argv: spec.argv,

@@ -120,14 +120,15 @@ export function spawnThreadHost(launch: ThreadHostLaunch): RankHandle[] {
     for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
-      let status: { rank?: unknown; code?: unknown };
+      let status: { rank?: unknown; code?: unknown; abort?: unknown; what?: unknown };
       try {
         status = JSON.parse(line) as typeof status;
       } catch {
         continue;
       }
       const handle = typeof status.rank === 'number' ? byRank.get(status.rank) : undefined;
-      handle?.exit(typeof status.code === 'number' ? status.code : 1, null);
+      if (typeof status.abort === 'number') handle?.emit('abort', status.abort, String(status.what ?? ''));
+      else handle?.exit(typeof status.code === 'number' ? status.code : 1, null);
     }
   });
   host.on('error', (error) => { for (const h of handles) h.emit('error', error); });

@@ -14,7 +14,7 @@ import { readConfig, restoreUserExtraCaCerts, type RuntimeConfig } from './confi
 import { installFailureHandlers } from './failure.js';
 import { rankState } from './activity.js';
 import type { JobControl } from './join-pmi.js';
-import { becomeRankThread, rankStderrFd, threadRank } from './thread-rank.js';
+import { becomeRankThread, rankStderrFd, tellHostWhyExiting, threadRank } from './thread-rank.js';
 import { Recorder } from '../observe/recorder.js';
 import { hostIdentity } from './host.js';
 import { readObserveRequest, selfSession, tsmpirunSession, type ObserveSession } from './observe.js';
@@ -78,8 +78,12 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
     rank, size, secret, eagerLimit: config.eagerLimit, maxMessageBytes: MAX_MESSAGE_BYTES, recorder,
     ...(shared ? { shm: { arena: shared.arena, spin: shared.spin, hostPort: shared.hostPort } } : {}),
   });
-  let control: ControlClient | undefined;
-  installFailureHandlers(rank, (what) => control?.abort(1, what), { quietWhenPeerLost: true });
+  let client: ControlClient | undefined;
+  const abort = (code: number, what: string) => {
+    if (thread) tellHostWhyExiting(thread, rank, code, what);
+    client?.abort(code, what);
+  };
+  installFailureHandlers(rank, (what) => abort(1, what), { quietWhenPeerLost: true });
   // Rank threads of one process need no listener among themselves: shared memory carries it all.
   const needsListener = size > 1 && (!shared || shared.arena.worldRanks.length < size);
   const address = needsListener ? engine.listen(listenSpec(config, rank)) : Promise.resolve('');
@@ -97,9 +101,11 @@ async function joinTsmpirunJob(config: RuntimeConfig): Promise<JoinedRank> {
       }
     },
   });
-  control = joined.client;
+  client = joined.client;
   engine.setPeerAddresses(joined.addresses);
   const observe = recorder && await tsmpirunSession(recorder, request!, joined.client);
+  // abort() (MPI_Abort) leaves its last words where a failure does.
+  const control: JobControl = { abort, finished: (told) => client!.finished(told), close: () => client!.close() };
   return { engine, control, config, observe };
 }
 

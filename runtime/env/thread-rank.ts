@@ -34,7 +34,25 @@ export interface ThreadRankData {
     stdin: boolean;
     /** To the host's main thread: asks for a port of its own to another rank thread (shm-channel.ts). */
     hostPort: MessagePort;
+    /** The host's status pipe to tsmpirun (one JSON line per report), shared by its threads. */
+    statusFd: number;
   };
+}
+
+/**
+ * Tells tsmpirun, through the host's status pipe, why this rank thread is about to exit, ahead of the
+ * exit status the host reports after it. The control connection says it too, but a rank thread's
+ * socket is closed with the thread, and one closed with unread bytes (a peer-finished notice) is reset,
+ * which can lose what the rank sent last; a pipe loses nothing. One write of less than PIPE_BUF bytes,
+ * so lines of threads that fail at once do not interleave.
+ */
+export function tellHostWhyExiting(data: ThreadRankData['tsmpiThread'], rank: number, code: number, what: string): void {
+  const line = `${JSON.stringify({ rank, abort: code, what: what.slice(0, 2048) })}\n`;
+  try {
+    writeAllSync(data.statusFd, Buffer.from(line));
+  } catch {
+    // The host is gone: the control connection still carries the abort.
+  }
 }
 
 /** This thread's rank data, when it is a rank thread. */
