@@ -25,6 +25,13 @@ const RING_TAIL = 16;
 const RING_WAITING = 32;
 const RING_DATA_OFFSET = 3 * 64;
 
+/**
+ * Bytes a producer copies into a ring before it publishes them, and a consumer hands to the parser
+ * before it frees them: a large frame then streams, the consumer copying out one piece while the
+ * producer copies in the next, instead of the two copies taking turns a ring at a time.
+ */
+const STREAM_PIECE = 64 * 1024;
+
 /** A spinning wait that saw no byte move for this long parks (ms). */
 const IDLE_SPIN_MS = 0.5;
 /** A spinning wait gives the event loop a turn after this long, bytes moving or not (ms). */
@@ -109,30 +116,45 @@ export class ShmChannel implements Channel {
       const used = (this.#txHead - Atomics.load(ring.words, ring.tail)) | 0;
       if (ring.size - used >= bytes) {
         this.#copyIn(ring, head, 0, head.length);
-        for (const p of payload) this.#copyIn(ring, p, 0, p.length);
+        for (const p of payload) {
+          for (let at = 0; at < p.length; at += STREAM_PIECE) {
+            this.#copyIn(ring, p, at, Math.min(STREAM_PIECE, p.length - at));
+            if (at + STREAM_PIECE < p.length) this.#publish(ring);
+          }
+        }
         this.#publish(ring);
         return true;
       }
     }
-    // Not all of it fits: what does goes now, the rest as the consumer frees room.
-    this.#pending.push({ parts: [head.slice(), ...payload], index: 0, offset: 0, done });
+    // Not all of it fits: what does goes now, the rest as the consumer frees room (maybe at once, as
+    // it reads while we write: then the frame is handed off, and the caller need not wait for `done`).
+    const job: Pending = { parts: [head.slice(), ...payload], index: 0, offset: 0, done: undefined };
+    this.#pending.push(job);
     this.transport.wantsRoom(this);
-    this.pump();
+    this.pump(false);
+    if (!this.#pending.includes(job)) return true;
+    job.done = done;
     return false;
   }
 
-  /** Writes as much of the waiting frames as the ring has room for; true if any byte went. */
-  pump(): boolean {
+  /**
+   * Writes as much of the waiting frames as the ring has room for; true if any byte went. `tellNow`:
+   * completions are told before it returns (from progress, so that a wait spinning on a send sees it
+   * complete); from write(), in a microtask, as the engine expects of a write that returned false.
+   */
+  pump(tellNow: boolean): boolean {
     const ring = this.#tx;
     if (!ring || this.#pending.length === 0) return false;
     let free = ring.size - ((this.#txHead - Atomics.load(ring.words, ring.tail)) | 0);
     let wrote = false;
+    let completed: WriteDone[] | undefined;
     while (this.#pending.length > 0 && free > 0) {
       const job = this.#pending[0]!;
       while (job.index < job.parts.length && free > 0) {
         const part = job.parts[job.index]!;
-        const n = Math.min(free, part.length - job.offset);
+        const n = Math.min(free, part.length - job.offset, STREAM_PIECE);
         this.#copyIn(ring, part, job.offset, n);
+        this.#publish(ring);
         free -= n;
         wrote ||= n > 0;
         job.offset += n;
@@ -140,17 +162,19 @@ export class ShmChannel implements Channel {
           job.index++;
           job.offset = 0;
         }
+        if (free === 0) free = ring.size - ((this.#txHead - Atomics.load(ring.words, ring.tail)) | 0);
       }
       if (job.index < job.parts.length) break;
       this.#pending.shift();
       // Published before its completion is told: the caller may reuse its buffers once it is.
-      this.#publish(ring);
-      const done = job.done;
-      if (done) queueMicrotask(() => done());
+      if (job.done) (completed ??= []).push(job.done);
     }
-    if (wrote) this.#publish(ring);
     // Ask the consumer to ring our bell when it frees room; look again in case it just did.
     Atomics.store(ring.words, ring.waiting, this.#pending.length > 0 ? 1 : 0);
+    if (completed) {
+      if (tellNow) for (const done of completed) done();
+      else for (const done of completed) queueMicrotask(() => done());
+    }
     return wrote;
   }
 
@@ -190,17 +214,20 @@ export class ShmChannel implements Channel {
   drain(): boolean {
     const ring = this.#rx;
     if (!ring || this.#closed) return false;
-    const head = Atomics.load(ring.words, ring.head);
+    const published = Atomics.load(ring.words, ring.head);
     let tail = this.#rxTail;
-    if (head === tail) return false;
+    if (published === tail) return false;
     const parser = this.#parser!;
     try {
-      while (tail !== head) {
+      for (let head = published; tail !== head; head = Atomics.load(ring.words, ring.head)) {
         const pos = tail & ring.mask;
-        const n = Math.min((head - tail) | 0, ring.size - pos);
+        const n = Math.min((head - tail) | 0, ring.size - pos, STREAM_PIECE);
         this.#sink!.onBytes(n);
         parser.push(ring.data.subarray(pos, pos + n));
         tail = (tail + n) | 0;
+        // Room for the producer as soon as the piece is read, not once the ring is.
+        Atomics.store(ring.words, ring.tail, tail);
+        if (Atomics.load(ring.words, ring.waiting) !== 0) this.transport.arena.ring(this.local);
       }
     } catch (e) {
       this.#fail(e);
@@ -209,7 +236,6 @@ export class ShmChannel implements Channel {
       this.#rxTail = tail;
       Atomics.store(ring.words, ring.tail, tail);
     }
-    if (Atomics.load(ring.words, ring.waiting) !== 0) this.transport.arena.ring(this.local);
     return true;
   }
 
@@ -358,7 +384,7 @@ export class ShmTransport {
     for (const channel of this.#channels) if (channel?.drain()) moved = true;
     if (this.#waitingForRoom.size > 0) {
       for (const channel of this.#waitingForRoom) {
-        if (channel.pump()) moved = true;
+        if (channel.pump(true)) moved = true;
         if (!channel.hasPending) this.#waitingForRoom.delete(channel);
       }
     }
