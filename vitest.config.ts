@@ -14,9 +14,10 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Integration tests start real multi-process jobs; the machine has 2 cores.
+    // Integration tests start real multi-process jobs; the machine has 2 cores. A third worker fills the
+    // time the others wait (npm in the package test, Slurm, grace periods and --timeout cases).
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    poolOptions: { forks: { maxForks: 3, minForks: 1 } },
     projects: [
       {
         extends: true,
