@@ -67,7 +67,9 @@ async function loadPng(): Promise<PngClass | undefined> {
     return (await import('pngjs')).default.PNG;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    // Every rank misses it alike: one line, from rank 0, written before any rank exits.
     if (world.rank === 0) console.error('--png needs the pngjs package: npm install pngjs');
+    await world.barrier();
     process.exit(2);
   }
 }
