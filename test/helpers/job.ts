@@ -77,6 +77,29 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  * answer" for them. Such tests also check that every rank announced its blocking call before it.
  */
 export const HANG_REPORT_TIMEOUT_S = 10;
+
+/** What one try of a `--timeout` test found: its checks ran, or the machine was too slow to tell. */
+export type DeadlineTry = 'checked' | 'ranks not ready in time';
+
+/**
+ * Runs a `--timeout` test with HANG_REPORT_TIMEOUT_S, and again with two and four times that while the
+ * ranks were not all in their blocking call when the deadline fired: on a loaded machine (or through
+ * ssh) start-up alone has taken longer than 10 s, which says nothing about tsmpi. `attempt` ends its own
+ * job either way; on the last try it must run every check (`lastTry` is true), so a real fault fails.
+ */
+export async function withDeadlineRoomForLoad(attempt: (timeoutS: number, lastTry: boolean) => Promise<DeadlineTry>): Promise<void> {
+  const deadlines = [1, 2, 4].map((factor) => factor * HANG_REPORT_TIMEOUT_S);
+  for (const [i, timeoutS] of deadlines.entries()) {
+    const lastTry = i === deadlines.length - 1;
+    const outcome = await attempt(timeoutS, lastTry);
+    if (outcome === 'checked') return;
+    if (lastTry) throw new Error(`the ranks were not all blocked within a --timeout of ${timeoutS} s`);
+    console.log(`[--timeout test] the ranks were not all blocked within ${timeoutS} s on this loaded machine; again with ${deadlines[i + 1]} s`);
+  }
+}
+
+/** The test time a withDeadlineRoomForLoad test needs: every try's deadline, plus start-up and clean-up. */
+export const DEADLINE_TRIES_TEST_TIMEOUT_MS = (1 + 2 + 4) * HANG_REPORT_TIMEOUT_S * 1000 + 90_000;
 const live = new Set<Job>();
 
 export class Job {

