@@ -13,6 +13,7 @@ import { callName, isCollective } from './calls.js';
 import type { JobModel, Span } from './job-model.js';
 import type { Recording } from './format.js';
 import { formatBytes } from './matrix.js';
+import { SITE_SAMPLE_EVERY } from './sites.js';
 
 /** Receives that block the program until their message is there: the only ones a late sender delays. */
 const BLOCKING_RECEIVES = new Set(['recv', 'Recv', 'sendrecv', 'Sendrecv', 'Sendrecv_replace']);
@@ -229,7 +230,7 @@ export function profileText(p: ProfileReport, brief: boolean): string {
   out.push(...table(['call', 'count', 'total ms', 'mean µs', 'max µs', 'CV', 'max/mean', 'rank'],
     calls.map((c) => [c.call, c.count, f3(c.totalMs), f1(c.meanUs), f1(c.maxUs), c.cv.toFixed(2), c.imbalance.toFixed(2), c.maxRank])));
   if (!brief) {
-    out.push('', '--- call sites (sampled: the first calls of each name, then one in 64) ---');
+    out.push('', `--- call sites (sampled: the first calls of each name, then one in ${SITE_SAMPLE_EVERY}) ---`);
     out.push(...table(['call', 'sampled', 'mean µs', 'max µs', 'CV', 'ranks', 'site'],
       p.sites.map((s) => [s.call, s.sampled, f1(s.meanUs), f1(s.maxUs), s.cv.toFixed(2), compactRanks(s.ranks), s.site]), [0, 6]));
     out.push('', '--- message sizes (messages each call sent, collective-internal ones included) ---');

@@ -102,11 +102,8 @@ export interface EventChunks {
   count: number;
 }
 
-/** Messages whose receive was posted by a call, by the engine's request of that receive. */
-type PostedBy = Map<object, number>;
-
 /**
- * One rank's recorder. The engine calls messageSent, messageArrived, receivePosted and
+ * One rank's recorder. The engine calls messageSent, messageArrived, postingSpan and
  * messageDelivered; communicators call beginSpan/endSpan around each public call and set `current`
  * while a call's own code runs, so that a message knows the call it belongs to.
  */
@@ -129,7 +126,6 @@ export class Recorder {
   /** Announcements made to each rank, and taken from each rank (the message identity, above). */
   private readonly sentTo: Float64Array;
   private readonly arrivedFrom: Float64Array;
-  private readonly postedBy: PostedBy = new Map();
   /** Per destination rank: bytes and messages of user traffic [2d] and of collective-internal traffic [2d+1]. */
   readonly matrixBytes: Float64Array;
   readonly matrixMessages: Float64Array;
@@ -188,17 +184,19 @@ export class Recorder {
     return ++this.arrivedFrom[source]!;
   }
 
-  /** A receive was posted (by the call now running, if any). */
-  receivePosted(request: object): void {
-    if (this.current !== 0 && this.storeEvents) this.postedBy.set(request, this.current);
+  /**
+   * A receive is being posted: the span of the call that posts it (0: none, or nothing stored). The
+   * engine keeps it with the posted receive and gives it back to messageDelivered.
+   */
+  postingSpan(): number {
+    return this.storeEvents ? this.current : 0;
   }
 
-  /** Message `flow` (messageArrived's number) from `source` meets the receive of `request`. */
-  messageDelivered(request: object, source: number, bytes: number, context: number, tag: number, flow: number): void {
+  /** Message `flow` (messageArrived's number) from `source` meets a receive posted by span `postedBy` (postingSpan). */
+  messageDelivered(postedBy: number, source: number, bytes: number, context: number, tag: number, flow: number): void {
     if (flow === 0 || !this.storeEvents) return;
-    let owner = this.postedBy.get(request);
-    if (owner === undefined) owner = this.current;
-    else this.postedBy.delete(request);
+    // A receive posted outside any call (0) belongs to the call running when its message arrives.
+    const owner = postedBy !== 0 ? postedBy : this.current;
     this.message(EventKind.Deliver, owner, owner === 0 ? 0 : this.callOf(owner), source, bytes, flow, context, tag);
   }
 
@@ -266,14 +264,10 @@ export class Recorder {
     return this.busy + (this.openCalls > 0 ? now - this.busySince : 0);
   }
 
-  /**
-   * Recording ends (finalize): spans still open end here, marked unfinished, and receives that never
-   * matched are forgotten.
-   */
+  /** Recording ends (finalize): spans still open end here, marked unfinished. */
   stop(now: number = performance.now()): void {
     if (!Number.isNaN(this.end)) return;
     this.end = now;
-    this.postedBy.clear();
     const { f64, i32, count } = this.events;
     for (let slot = 0; slot < count; slot++) {
       const c = Math.floor(slot / EVENT_CHUNK), o = slot % EVENT_CHUNK;

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Every call of a name is sampled until this many were. */
 export const SITE_FIRST_CALLS = 4;
-/** After that, one call in this many. */
-export const SITE_SAMPLE_EVERY = 64;
+/** After that, one call in this many: ~0.1 µs per call on average at ~25 µs a capture (one in 64 cost 0.4 µs, 4% of a threads-mode round trip). */
+export const SITE_SAMPLE_EVERY = 256;
 
 /** Frames kept by a capture: enough to climb out of the runtime into the program. */
 const STACK_DEPTH = 16;

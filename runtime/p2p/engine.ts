@@ -77,6 +77,8 @@ interface PostedRecv extends Pattern {
   readonly context: number;
   /** The collective call that posted it (its messages must carry the same label), or NO_CALL. */
   readonly call: CallLabel;
+  /** The recorded span of the call that posted it (observe/recorder.ts), 0 when none. */
+  readonly span: number;
 }
 
 interface Arrival extends Envelope {
@@ -262,7 +264,7 @@ export class Engine {
   /**
    * Records this rank's communication for --profile, --trace, --comm-matrix; undefined when off. Hooks
    * (each one `?.` call): messageSent where a message is announced (send entry points), messageArrived
-   * where an announcement is taken (onHeader, onFrame, sendToSelf), receivePosted in post(), and
+   * where an announcement is taken (onHeader, onFrame, sendToSelf), postingSpan in post(), and
    * messageDelivered in deliver().
    */
   readonly recorder: Recorder | undefined;
@@ -407,8 +409,7 @@ export class Engine {
       req[settleRequest](want === Want.Object ? [undefined, status] : want === Want.Typed ? status : undefined);
       return true;
     });
-    posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context, call };
-    this.recorder?.receivePosted(req);
+    posted = { source, tag, want, buf, dtype, req, ranks, since: Date.now(), context, call, span: this.recorder?.postingSpan() ?? 0 };
     const callFailed = this.failedCalls.size > 0 ? this.failedCalls.get(callKey(context, tag)) : undefined;
     if (callFailed) {
       req[failRequest](callFailed);
@@ -554,7 +555,7 @@ export class Engine {
       req[failRequest](decodeErrorMarker(arrival.payload!));
       return;
     }
-    this.recorder?.messageDelivered(req, arrival.source, arrival.length, context, arrival.tag, arrival.flow);
+    this.recorder?.messageDelivered(posted.span, arrival.source, arrival.length, context, arrival.tag, arrival.flow);
     const status = this.statusOf(arrival, posted.ranks);
     // In place means onHeader already found that the message fits.
     const mismatch = inPlace ? undefined : this.checkFit(posted, arrival);

@@ -22,11 +22,10 @@ function exchange(n: number, cap = 1000): [Recorder, Recorder] {
     a.currentCall = 0;
     a.endSpan(send, callId('Send'), performance.now(), false);
     const recv = b.beginSpan(callId('Recv'), performance.now(), 0, 5, 0, -1, b.intern('COMM_WORLD'));
-    const request = {};
     b.current = recv;
-    b.receivePosted(request);
+    const postedBy = b.postingSpan();
     b.current = 0;
-    b.messageDelivered(request, 0, 100 + i, 0, 5, b.messageArrived(0, 0));
+    b.messageDelivered(postedBy, 0, 100 + i, 0, 5, b.messageArrived(0, 0));
     b.endSpan(recv, callId('Recv'), performance.now(), false);
   }
   a.stop();
