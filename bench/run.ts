@@ -275,21 +275,43 @@ const OBSERVED: [string, Target, Target | undefined][] = [
 /** Events a rank of the observe group may record: more than a full run makes, so the cap never makes recording cheaper. */
 const OBSERVE_EVENTS = String(1 << 22);
 
-async function observeGroup(rep: number, plain: CommandJob, observed: CommandJob[]): Promise<void> {
+/**
+ * One repetition of the observe group, in jobs of its own: a plain one and one per option, started
+ * for it and ended after it. Two long-lived jobs differ by more than the cost measured here (where
+ * their ranks and memory happen to land), so each repetition draws a fresh pair and the medians
+ * are over pairs.
+ */
+async function observeGroup(rep: number, outputs: string): Promise<void> {
   const budget = opts.budget;
-  for (const size of [8, MiB]) {
-    for (const [k, [option, target8, target1m]] of OBSERVED.entries()) {
-      const bandwidth = size >= MiB;
-      const r = row('observe', `${bandwidth ? 'bandwidth' : 'latency'} Send/Recv ${option}`, size, bandwidth ? 'bandwidth' : 'latency',
-        'without it', bandwidth ? target1m : target8);
-      let plainTime = 0;
-      await interleaved(rep,
-        async () => { plainTime = (await plain.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration; },
-        async () => { record(r, size, 'ours', (await observed[k]!.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration); });
-      record(r, size, 'floor', plainTime);
-      log(`  observe Send/Recv ${option} ${sizeLabel(size)}: with ${fmt(r.ours.at(-1)!, r.metric)}, without ${fmt(r.floor.at(-1)!, r.metric)}`);
+  const plain = new CommandJob(2, 'p2p');
+  // The recording jobs write their outputs into the bench's temporary directory when they end.
+  const observed = OBSERVED.map(([option]) => new CommandJob(2, 'p2p', { TSMPI_OBSERVE_EVENTS: OBSERVE_EVENTS }, {
+    launcherArgs: option === '--profile' ? ['--profile', '--output-filename', join(outputs, `profile-${rep}`)] : [option, join(outputs, `trace-${rep}.json`)],
+  }));
+  try {
+    for (const j of [plain, ...observed]) await warmP2pJob(j);
+    for (const size of [8, MiB]) {
+      for (const [k, [option, target8, target1m]] of OBSERVED.entries()) {
+        const bandwidth = size >= MiB;
+        const r = row('observe', `${bandwidth ? 'bandwidth' : 'latency'} Send/Recv ${option}`, size, bandwidth ? 'bandwidth' : 'latency',
+          'without it', bandwidth ? target1m : target8);
+        let plainTime = 0;
+        await interleaved(rep,
+          async () => { plainTime = (await plain.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration; },
+          async () => { record(r, size, 'ours', (await observed[k]!.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration); });
+        record(r, size, 'floor', plainTime);
+        log(`  observe Send/Recv ${option} ${sizeLabel(size)}: with ${fmt(r.ours.at(-1)!, r.metric)}, without ${fmt(r.floor.at(-1)!, r.metric)}`);
+      }
     }
+  } finally {
+    await Promise.all([plain, ...observed].map((j) => j.close()));
   }
+}
+
+/** Warm-up of a point-to-point job, not recorded: the first measurements of fresh processes run cold code. */
+async function warmP2pJob(j: CommandJob): Promise<void> {
+  for (const kind of ['typed', 'object', 'stream'] as const) await j.run({ kind, size: 8, window: 4, budget: 0.05 } satisfies P2pCommand);
+  await j.run({ kind: 'typed', size: MiB, window: 1, budget: 0.05 } satisfies P2pCommand);
 }
 
 async function streamGroup(rep: number, floor: FloorPair, job: CommandJob): Promise<void> {
@@ -841,12 +863,7 @@ async function main(): Promise<void> {
     const receiverFloors: ReceiverFloors | undefined = has('p2p') && sizes.some((s) => s >= MiB)
       ? { delivering: await FloorPair.start('unix', 'deliver'), allocating: await FloorPair.start('unix', 'fresh') }
       : undefined;
-    const p2pJob = has('p2p') || has('stream') || has('observe') ? new CommandJob(2, 'p2p') : undefined;
-    // The recording jobs write their outputs into the bench's temporary directory when they end.
-    const observedJobs = has('observe')
-      ? [new CommandJob(2, 'p2p', { TSMPI_OBSERVE_EVENTS: OBSERVE_EVENTS }, { launcherArgs: ['--profile', '--output-filename', join(tmp, 'profile')] }),
-        new CommandJob(2, 'p2p', { TSMPI_OBSERVE_EVENTS: OBSERVE_EVENTS }, { launcherArgs: ['--trace', join(tmp, 'trace.json')] })]
-      : [];
+    const p2pJob = has('p2p') || has('stream') ? new CommandJob(2, 'p2p') : undefined;
     const tcpJob = has('tcp') ? new CommandJob(2, 'p2p', { TSMPI_TRANSPORT: 'tcp' }) : undefined;
     const coll2 = has('coll') ? new CommandJob(2, 'coll') : undefined;
     const coll4 = has('coll') ? new CommandJob(4, 'coll') : undefined;
@@ -864,11 +881,7 @@ async function main(): Promise<void> {
     // Warm-up, not recorded: the first measurements of fresh processes run cold code.
     const floors = [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating];
     for (const f of floors) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
-    for (const j of [p2pJob, tcpJob, ...observedJobs]) {
-      if (!j) continue;
-      for (const kind of ['typed', 'object', 'stream'] as const) await j.run({ kind, size: 8, window: 4, budget: 0.05 } satisfies P2pCommand);
-      await j.run({ kind: 'typed', size: MiB, window: 1, budget: 0.05 } satisfies P2pCommand);
-    }
+    for (const j of [p2pJob, tcpJob]) if (j) await warmP2pJob(j);
     for (const j of [coll2, coll4]) if (j) await j.run({ op: 'Barrier', size: 0, budget: 0.05 } satisfies CollCommand);
     let openmpiJobs: OpenMpiJobs | undefined;
     if (has('openmpi')) {
@@ -889,7 +902,7 @@ async function main(): Promise<void> {
       if (has('p2p')) await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!, receiverFloors);
       if (has('stream')) await streamGroup(rep, unixFloor!, p2pJob!);
       if (has('tcp')) await p2pGroup(rep, 'tcp', tcpFloor!, tcpJob!);
-      if (has('observe')) await observeGroup(rep, p2pJob!, observedJobs);
+      if (has('observe')) await observeGroup(rep, tmp);
       if (has('coll')) {
         await collGroup(rep, 2, unixFloor!, coll2!);
         await collGroup(rep, 4, unixFloor!, coll4!);
@@ -900,7 +913,7 @@ async function main(): Promise<void> {
       if (has('futures')) await futuresGroup(rep, futuresJob!);
     }
     if (has('algorithms')) await algorithmsGroup();
-    await Promise.all([p2pJob, tcpJob, coll2, coll4, futuresJob, ...observedJobs].map((j) => j?.close()));
+    await Promise.all([p2pJob, tcpJob, coll2, coll4, futuresJob].map((j) => j?.close()));
     if (openmpiJobs) await closeOpenMpiJobs(openmpiJobs);
     for (const f of floors) f?.close();
   } finally {
