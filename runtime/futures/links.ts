@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import type { Comm } from '../comm/comm.js';
 import { ANY_SOURCE } from '../constants.js';
-import { CHUNK, READY, RESULT, TAG_REPLY, TAG_WORK, type ChunkMessage, type FromWorker, type ToWorker } from './protocol.js';
+import { CHUNK, compactList, READY, RESULT, TAG_REPLY, TAG_WORK, type ChunkMessage, type FromWorker, type ToWorker } from './protocol.js';
 import type { TaskTable } from './registry.js';
 import { callEncoded, runChunk } from './worker.js';
 
@@ -40,7 +40,8 @@ export class RemoteLinks implements WorkerLinks {
   }
 
   send(worker: number, message: ToWorker, onFailure: (error: unknown) => void): void {
-    this.comm.isend(message, worker, TAG_WORK).wait().catch(onFailure);
+    const onWire: ToWorker = message[0] === CHUNK ? [CHUNK, message[1], message[2], message[3], compactList(message[4] as unknown[])] : message;
+    this.comm.isend(onWire, worker, TAG_WORK).wait().catch(onFailure);
   }
 
   receive(): Promise<FromWorker> {

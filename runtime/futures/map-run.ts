@@ -46,7 +46,7 @@ export type MapInput<T> = Iterable<T> | AsyncIterable<T>;
 interface Part {
   /** Item index of values[0]. */
   pos: number;
-  values: unknown[];
+  values: ArrayLike<unknown>;
   /** Failed calls: index within values → error. */
   errors: Map<number, unknown> | null;
 }
@@ -253,7 +253,7 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   // -----------------------------------------------------------------------------------------------
   // Results (ChunkSink)
 
-  settle(chunk: Chunk, offset: number, values: unknown[], failures: [number, unknown][] | null, seconds: number): void {
+  settle(chunk: Chunk, offset: number, values: ArrayLike<unknown>, failures: [number, unknown][] | null, seconds: number): void {
     if (chunk.state === 'done') this.#chunks.delete(chunk);
     if (this.#finished) return;
     this.#sizer.observe(values.length, seconds);
@@ -267,7 +267,7 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
     this.#addPart(chunk.base + offset, new Array<unknown>(n).fill(undefined), Array.from({ length: n }, (_, i): [number, unknown] => [i, error]));
   }
 
-  #addPart(pos: number, values: unknown[], failures: [number, unknown][] | null): void {
+  #addPart(pos: number, values: ArrayLike<unknown>, failures: [number, unknown][] | null): void {
     const part: Part = { pos, values, errors: failures && failures.length > 0 ? new Map(failures) : null };
     if (this.#ordered) this.#parts.set(pos, part);
     else this.#arrived.push(part);

@@ -16,7 +16,7 @@ export interface ChunkSink {
    * Calls `offset`… of `chunk` are done: their values (undefined where a call failed) and the
    * failures as [index within `values`, error] pairs, with the worker time they took.
    */
-  settle(chunk: Chunk, offset: number, values: unknown[], failures: [number, unknown][] | null, seconds: number): void;
+  settle(chunk: Chunk, offset: number, values: ArrayLike<unknown>, failures: [number, unknown][] | null, seconds: number): void;
   /** Calls `offset`… of `chunk` will not run (or their outcomes are lost): each fails with `error`. */
   fail(chunk: Chunk, offset: number, error: unknown): void;
 }

@@ -5,7 +5,9 @@
 import { hostname } from 'node:os';
 import type { Comm } from '../comm/comm.js';
 import { isTsmpiError, tsmpiError } from '../errors.js';
-import { CHUNK, READY, RESULT, STOP, TAG_REPLY, TAG_WORK, type ChunkMessage, type Failures, type ResultMessage, type ToWorker } from './protocol.js';
+import {
+  CHUNK, compactList, READY, RESULT, STOP, TAG_REPLY, TAG_WORK, type ChunkMessage, type Failures, type ResultMessage, type ToWorker,
+} from './protocol.js';
 import { encodeError, type EncodedError } from './remote-error.js';
 import type { TaskTable } from './registry.js';
 
@@ -96,6 +98,6 @@ export async function serveTasks(
     if (message[0] === STOP) return;
     if (message[0] !== CHUNK) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor worker ${comm.rank}: unknown message kind ${String(message[0])}`);
     const { values, failures, seconds } = await runChunk(table, message);
-    await reply(comm, root, [RESULT, comm.rank, message[1], 0, values, failures, seconds], table.names[message[2]]!);
+    await reply(comm, root, [RESULT, comm.rank, message[1], 0, compactList(values), failures, seconds], table.names[message[2]]!);
   }
 }

@@ -16,7 +16,7 @@ import { BUNDLED_LAUNCHER, checkThenNothingLeft, disposeAllJobs, fixture, linesO
 
 const CASES = fixture('futures/cases.ts');
 const MAIN_CASES = [
-  'submit', 'submit-cancel', 'map', 'starmap', 'map-exception', 'map-chunksize', 'map-unordered', 'map-lazy', 'empty',
+  'submit', 'submit-cancel', 'map', 'starmap', 'map-exception', 'map-chunksize', 'numbers', 'map-unordered', 'map-lazy', 'empty',
   'as-completed', 'wait', 'shutdown', 'initializer', 'initializer-error', 'errors', 'serialize', 'progress', 'interleavings',
   'root', 'isolation', 'sequential', 'task-registry',
 ];
