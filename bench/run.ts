@@ -276,17 +276,29 @@ const OBSERVED: [string, Target, Target | undefined][] = [
 const OBSERVE_EVENTS = String(1 << 22);
 
 /**
+ * Fresh pairs of jobs per repetition of the observe group. Two jobs' 1 MiB ping-pongs differ by up to
+ * ±10% whatever they record, so the 1% target needs many pairs: 3 × 5 repetitions give 15.
+ */
+const OBSERVE_PAIRS_PER_REPETITION = 3;
+
+/**
  * One repetition of the observe group, in jobs of its own: a plain one and one per option, started
- * for it and ended after it. Two long-lived jobs differ by more than the cost measured here (where
- * their ranks and memory happen to land), so each repetition draws a fresh pair and the medians
- * are over pairs.
+ * for it and ended after it, OBSERVE_PAIRS_PER_REPETITION times. Two long-lived jobs differ by more
+ * than the cost measured here (where their ranks and memory happen to land), so each measurement
+ * draws a fresh pair and the medians are over pairs.
  */
 async function observeGroup(rep: number, outputs: string): Promise<void> {
+  for (let pair = 0; pair < OBSERVE_PAIRS_PER_REPETITION; pair++) await observePair(rep, pair, outputs);
+}
+
+async function observePair(rep: number, pair: number, outputs: string): Promise<void> {
   const budget = opts.budget;
   const plain = new CommandJob(2, 'p2p');
   // The recording jobs write their outputs into the bench's temporary directory when they end.
   const observed = OBSERVED.map(([option]) => new CommandJob(2, 'p2p', { TSMPI_OBSERVE_EVENTS: OBSERVE_EVENTS }, {
-    launcherArgs: option === '--profile' ? ['--profile', '--output-filename', join(outputs, `profile-${rep}`)] : [option, join(outputs, `trace-${rep}.json`)],
+    launcherArgs: option === '--profile'
+      ? ['--profile', '--output-filename', join(outputs, `profile-${rep}-${pair}`)]
+      : [option, join(outputs, `trace-${rep}-${pair}.json`)],
   }));
   try {
     for (const j of [plain, ...observed]) await warmP2pJob(j);
@@ -296,7 +308,7 @@ async function observeGroup(rep: number, outputs: string): Promise<void> {
         const r = row('observe', `${bandwidth ? 'bandwidth' : 'latency'} Send/Recv ${option}`, size, bandwidth ? 'bandwidth' : 'latency',
           'without it', bandwidth ? target1m : target8);
         let plainTime = 0;
-        await interleaved(rep,
+        await interleaved(rep + pair,
           async () => { plainTime = (await plain.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration; },
           async () => { record(r, size, 'ours', (await observed[k]!.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration); });
         record(r, size, 'floor', plainTime);
