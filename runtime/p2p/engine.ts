@@ -358,6 +358,11 @@ export class Engine {
     const eager = length <= link.eagerLimit && link.credit >= cost && !link.finished && !copiedOnceByRendezvous(link, parts, length);
     // A send that needs the receiver (rendezvous, or an ssend) to a rank that has finished can never complete.
     if (!eager && link.finished) return failed(this.finishedPeerError(sync ? 'ssend' : 'send', dest, tag, context));
+    // Nor can one of a collective call that some rank has already failed (failCall): no receive will take it.
+    if (!eager && this.failedCalls.size > 0) {
+      const callFailed = this.failedCalls.get(callKey(context, tag));
+      if (callFailed) return failed(callFailed);
+    }
     this.recorder?.messageSent(dest, length, context, tag);
     if (eager) {
       link.credit -= cost;
@@ -440,7 +445,7 @@ export class Engine {
   /**
    * A collective call failed on some rank, which told every rank (coll/relay.ts): every receive and
    * rendezvous send of that call (context and tag), whichever peer it waits for, fails with the error,
-   * now and when posted later. Collective tags are never reused while a call could still be running.
+   * now and when posted later (post, sendParts). Collective tags are never reused while a call could still be running.
    */
   private failCall(context: number, tag: number, error: TsmpiError): void {
     const key = callKey(context, tag);

@@ -247,6 +247,10 @@ describe('a buffer length that does not fit on one rank fails the call on every 
     await expectFailsWithoutHanging(2, ['Gather (root recvbuf too small)'], () => 0, RENDEZVOUS_FROM_64K);
   });
 
+  it('Gather on 3 ranks, the root\'s recvbuf too small, the others calling it after root has failed (rendezvous sends to a failed call)', async () => {
+    await expectFailsWithoutHanging(3, ['Gather (root recvbuf too small, the others late)'], () => 0, RENDEZVOUS_FROM_64K);
+  });
+
   it('Bcast with the same algorithm everywhere, Allreduce, Alltoall, Gather with short blocks, on 8 ranks', async () => {
     const cases = ['Bcast (same algorithm)', 'Allreduce', 'Alltoall', 'Gather (root recvbuf too small, short blocks)'];
     await expectFailsWithoutHanging(8, cases, (name) => (name.startsWith('Gather') ? 0 : 7));
