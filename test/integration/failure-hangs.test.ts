@@ -31,9 +31,10 @@ describe('--timeout', () => {
       const text = job.describe(result);
       expect(ready, `not every rank was blocked when the --timeout fired\n${text}`).toBeDefined();
       expect(result.code, text).toBe(124);
-      // The report and the end of the job follow the deadline promptly (rank 1 spins, so it takes SIGKILL).
+      // The report and the end of the job follow the deadline (rank 1 spins, so it takes SIGKILL): within
+      // a second on an idle machine, 5.9 s seen with two test suites running at once.
       expect(result.ms, text).toBeGreaterThanOrEqual(deadlineMs);
-      expect(result.ms, text).toBeLessThan(deadlineMs + 5000);
+      expect(result.ms, text).toBeLessThan(deadlineMs + 15_000);
       const err = result.stderr;
       expect(err, text).toMatch(/timeout/i);
       expect(err, text).toMatch(/^ *rank 0: blocked in recv on COMM_WORLD from rank 1, tag 42, for \d+(\.\d+)? s$/m);
