@@ -67,11 +67,25 @@ export class FrameParser {
   #failure: unknown = undefined;
   #failed = false;
   #pushing = false;
+  /** frameAlign - 1: every frame starts at a multiple of frameAlign bytes of the stream. */
+  readonly #alignMask: number;
+  /** Padding bytes still to skip before the next header. */
+  #skip = 0;
 
-  constructor(sink: FrameSink, limits: WireLimits) {
+  /**
+   * `frameAlign` (a power of two): the writer pads each frame to a multiple of it, so that every header
+   * and payload starts aligned in the stream. The shared-memory rings use 8: V8 copies to and from a
+   * SharedArrayBuffer a word at a time only when both sides are word-aligned, and byte by byte, ~8×
+   * slower, when they are not (transport/shm-channel.ts). Sockets use 1 (no padding).
+   */
+  constructor(sink: FrameSink, limits: WireLimits, frameAlign = 1) {
     if (!(limits.maxEagerBytes >= 0 && limits.maxMessageBytes >= 0)) {
       throw tsmpiError('TSMPI_ERR_ARG', 'FrameParser limits must be non-negative numbers');
     }
+    if (!(Number.isInteger(frameAlign) && frameAlign >= 1 && (frameAlign & (frameAlign - 1)) === 0)) {
+      throw tsmpiError('TSMPI_ERR_ARG', `FrameParser frameAlign must be a power of two, not ${frameAlign}`);
+    }
+    this.#alignMask = frameAlign - 1;
     this.#sink = sink;
     this.#limits = { maxEagerBytes: limits.maxEagerBytes, maxMessageBytes: limits.maxMessageBytes };
   }
@@ -146,6 +160,12 @@ export class FrameParser {
         pos = this.#continuePayload(chunk, pos, end);
         continue;
       }
+      if (this.#skip > 0) {
+        const n = Math.min(this.#skip, end - pos);
+        this.#skip -= n;
+        pos += n;
+        continue;
+      }
       let h: FrameHeader;
       if (this.#headerFill === 0 && end - pos >= HEADER_BYTES) {
         h = readHeader(chunk, pos);
@@ -169,10 +189,13 @@ export class FrameParser {
     const sink = this.#sink;
     const destination = sink.onHeader(h);
     if (!kindCarriesPayload(h.kind)) {
+      this.#skip = -HEADER_BYTES & this.#alignMask;
       sink.onFrame(h, EMPTY);
       return pos;
     }
     const length = h.length;
+    // Set now, for every way the payload completes (the sink may not call back into the parser).
+    this.#skip = -(HEADER_BYTES + length) & this.#alignMask;
     const available = end - pos;
     if (destination !== undefined) {
       if (destination.length !== length) {

@@ -205,9 +205,9 @@ describe('frame parser', () => {
   const destinationFor = (h: FrameHeader) =>
     h.kind === FrameKind.DATA || h.tag === 7 ? new Uint8Array(h.length) : undefined;
 
-  function parseInChunks(chunks: Uint8Array[]): SinkEvent[] {
+  function parseInChunks(chunks: Uint8Array[], frameAlign = 1): SinkEvent[] {
     const sink = recordingSink(destinationFor);
-    const parser = new FrameParser(sink, LIMITS);
+    const parser = new FrameParser(sink, LIMITS, frameAlign);
     for (const chunk of chunks) parser.push(chunk);
     expect(parser.bytesPending).toBe(0);
     return sink.events;
@@ -265,6 +265,28 @@ describe('frame parser', () => {
   it('gives identical results fed one byte at a time', () => {
     const bytes = [...stream].map((b) => new Uint8Array([b]));
     expect(parseInChunks(bytes)).toEqual(whole);
+  });
+
+  it('with frameAlign 8, skips the padding after each frame, however the stream is split', () => {
+    // As the shared-memory rings write it: each frame padded with junk to a multiple of 8 bytes.
+    const padded = Buffer.concat(sequence.flatMap(([h, p]) => {
+      const frame = frameBytes(h, p);
+      return [frame, Buffer.alloc(-frame.length & 7, 0xee)];
+    }));
+    expect(padded.length).toBeGreaterThan(stream.length);
+    expect(parseInChunks([padded], 8)).toEqual(whole);
+    for (let i = 0; i <= padded.length; i++) {
+      expect(parseInChunks([padded.subarray(0, i), padded.subarray(i)], 8)).toEqual(whole);
+    }
+    expect(parseInChunks([...padded].map((b) => new Uint8Array([b])), 8)).toEqual(whole);
+    // Read without the alignment, the junk is taken for a header.
+    expect(() => parseInChunks([padded])).toThrow();
+  });
+
+  it('refuses a frameAlign that is not a power of two', () => {
+    for (const bad of [0, 3, 6, 1.5, -8]) {
+      expectTsmpiError(() => new FrameParser(recordingSink(), LIMITS, bad), 'TSMPI_ERR_ARG', /power of two/);
+    }
   });
 
   it('delivers a zero-length payload at once, with onHeader first', () => {
