@@ -355,7 +355,8 @@ export class Engine {
     const link = this.link(dest);
     if (link.lost) return failed(link.lost);
     const cost = creditCost(length);
-    const eager = length <= link.eagerLimit && link.credit >= cost && !link.finished && !copiedOnceByRendezvous(link, parts, length);
+    const eager = length <= link.eagerLimit && link.credit >= cost && !link.finished
+      && !(length >= SHARED_BYPASSES_EAGER_BYTES && copiedOnceByRendezvous(link, parts, length));
     // A send that needs the receiver (rendezvous, or an ssend) to a rank that has finished can never complete.
     if (!eager && link.finished) return failed(this.finishedPeerError(sync ? 'ssend' : 'send', dest, tag, context));
     // Nor can one of a collective call that some rank has already failed (failCall): no receive will take it.
@@ -1281,11 +1282,18 @@ const NO_BYTES = new Uint8Array(0);
 const SHARED_MIN_BYTES = 64 * 1024;
 
 /**
+ * A message sent from shared memory at least this large goes by rendezvous even under the eager limit,
+ * to be copied once instead of twice through the ring. Smaller ones do better eager: the ring's two
+ * copies overlap, and the handshake costs more than they save. Threads, 2 ranks, allocShared against
+ * plain buffers, half round trip: 256 KiB 94-115 vs 70-97 µs, 1 MiB 194-218 vs 174-204 µs, 2 MiB
+ * 322-339 vs 322-374 µs, 4 MiB 619-716 vs 682-760 µs.
+ */
+const SHARED_BYPASSES_EAGER_BYTES = 2 * 1024 * 1024;
+
+/**
  * Whether a message of `parts` to `link` is one whose receiver can copy it once, straight from the
  * sender's shared memory (a rank thread of this process, the data in one SharedArrayBuffer part, at
- * least SHARED_MIN_BYTES). Such a message goes by rendezvous even under the eager limit: eager would
- * copy it twice through the ring. Measured with examples/pingpong.ts in threads mode, allocShared
- * buffers: 256 KiB 167 -> 27 µs, 1 MiB 337 -> 62 µs per half round trip.
+ * least SHARED_MIN_BYTES).
  */
 function copiedOnceByRendezvous(link: PeerLink, parts: readonly Uint8Array[], length: number): boolean {
   return length >= SHARED_MIN_BYTES && parts.length === 1 && parts[0]!.buffer instanceof SharedArrayBuffer && link.channel?.share !== undefined;
