@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
  */
 const BOTH_MODES = [
   'badinput', 'bundle-forms', 'cluster-hosts', 'coll', 'comm', 'diffusion', 'examples', 'failure', 'failure-flow',
-  'failure-flow-many', 'failure-hangs', 'finalize', 'interleave', 'launcher', 'p2p', 'p2p-large',
+  'failure-flow-many', 'failure-hangs', 'finalize', 'futures', 'interleave', 'launcher', 'observe', 'p2p', 'p2p-large',
 ].map((name) => `test/integration/${name}.test.ts`);
 
 export default defineConfig({
