@@ -24,11 +24,14 @@ export function tsmpirun(args: string[]): [string, string[]] {
   return LAUNCHER.endsWith('.js') ? [process.execPath, [LAUNCHER, ...args]] : [LAUNCHER, args];
 }
 
-/** How tsmpirun runs a job's ranks on one host (`--ranks`); unset: tsmpirun's default (TSMPI_RANKS, else processes). */
+/** How tsmpirun runs a job's ranks on one host (`--ranks`). */
 export type RanksMode = 'threads' | 'processes';
 
 export interface CommandJobOptions {
-  /** Passed to tsmpirun as `--ranks`; unset, no `--ranks` is passed. */
+  /**
+   * Passed to tsmpirun as `--ranks`; processes unless set: the groups that compare tsmpi with the raw-socket
+   * floor measure ranks as processes (sockets against sockets); the openmpi group sets it for both modes.
+   */
   ranks?: RanksMode;
   /** More options of tsmpirun itself (e.g. --profile), before -np. */
   launcherArgs?: string[];
@@ -74,7 +77,7 @@ export class LineJob {
 export class CommandJob extends LineJob {
   constructor(np: number, program: string, env: Record<string, string> = {}, options: CommandJobOptions = {}) {
     const xs = Object.entries(env).flatMap(([k, v]) => ['-x', `${k}=${v}`]);
-    const ranks = options.ranks ? ['--ranks', options.ranks] : [];
+    const ranks = ['--ranks', options.ranks ?? 'processes'];
     super(program, ...tsmpirun([...ranks, ...(options.launcherArgs ?? []), '-np', String(np), ...xs, join(HERE, 'ranks', `${program}.js`)]));
   }
 }

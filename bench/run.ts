@@ -560,7 +560,7 @@ async function launchGroup(rep: number): Promise<void> {
     await interleaved(rep,
       async () => { f = await bareNodes(np, env); },
       async () => {
-        const res = await wall(...tsmpirun(['-np', String(np), join(ROOT, 'examples', 'hello.ts')]), env);
+        const res = await wall(...tsmpirun(['--ranks', 'processes', '-np', String(np), join(ROOT, 'examples', 'hello.ts')]), env);
         if (res.code !== 0) log(`bench: hello -np ${np} exited with ${res.code}`);
         o = res.seconds;
       });
@@ -576,7 +576,7 @@ async function launchGroup(rep: number): Promise<void> {
       f = Number(/RSS (\d+)/.exec(res.stdout)![1]);
     },
     async () => {
-      const res = await wall(...tsmpirun(['-np', '2', join(HERE, 'ranks', 'rss.js')]));
+      const res = await wall(...tsmpirun(['--ranks', 'processes', '-np', '2', join(HERE, 'ranks', 'rss.js')]));
       const all = [...res.stdout.matchAll(/RSS (\d+)/g)].map((m) => Number(m[1]));
       o = Math.max(...all);
     });
@@ -627,7 +627,7 @@ async function aucGroup(rep: number, mpi: NativeMpi | undefined): Promise<void> 
       f = res.seconds;
     },
     async () => {
-      const res = await wall(...tsmpirun(['-np', '2', join(ROOT, 'examples', 'auc.ts'), AUC_N]));
+      const res = await wall(...tsmpirun(['--ranks', 'processes', '-np', '2', join(ROOT, 'examples', 'auc.ts'), AUC_N]));
       if (res.code !== 0) log(`bench: auc exited with ${res.code}`);
       o = res.seconds;
     });
@@ -887,8 +887,8 @@ async function main(): Promise<void> {
     }
     if (has('launch')) {
       // The launcher caches each script's bundle: the first launch builds it and is not timed.
-      await wall(...tsmpirun(['-np', '1', join(ROOT, 'examples', 'hello.ts')]));
-      await wall(...tsmpirun(['-np', '1', join(HERE, 'ranks', 'rss.js')]));
+      await wall(...tsmpirun(['--ranks', 'processes', '-np', '1', join(ROOT, 'examples', 'hello.ts')]));
+      await wall(...tsmpirun(['--ranks', 'processes', '-np', '1', join(HERE, 'ranks', 'rss.js')]));
     }
     // Warm-up, not recorded: the first measurements of fresh processes run cold code.
     const floors = [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating];

@@ -68,7 +68,7 @@ const OPTIONS = {
   'deadlock-detection': { onByDefault: true, help: 'do not end a job whose ranks all wait on each other forever' },
   ranks: {
     valueName: 'threads|processes',
-    help: 'ranks on one host as threads of one process sharing memory, or one process each (default: processes; env TSMPI_RANKS)',
+    help: 'ranks on one host as threads of one process sharing memory, or one process each (default: threads; env TSMPI_RANKS)',
   },
   profile: { help: 'an mpiP-style summary at job end (full report in the output directory)' },
   trace: { valueName: 'FILE', help: 'a Chrome/Perfetto trace-event JSON (.json.gz: compressed), arrows from sends to receives' },
@@ -165,7 +165,7 @@ function parseOrThrow(argv: string[], cwd: string, environment: NodeJS.ProcessEn
 }
 
 function parseRankMode(text: string | undefined): RankMode {
-  if (text === undefined || text === '') return 'processes';
+  if (text === undefined || text === '') return 'threads';
   if (text === 'threads' || text === 'processes') return text;
   throw new UsageError(`--ranks expects threads or processes, got '${text}'`);
 }

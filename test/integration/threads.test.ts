@@ -1,5 +1,5 @@
 // Ranks as threads of one process (tsmpirun --ranks threads): what a program can notice of it, each as
-// documented (README "Ranks as threads"), and the guarantees it keeps (test/fixtures/threads/behave.ts).
+// documented (README "Ranks as threads or processes"), and the guarantees it keeps (test/fixtures/threads/behave.ts).
 // The rest of the integration suite runs in this mode too (vitest.config.ts, project "threads").
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -68,7 +68,7 @@ describe('defaults', () => {
       hosts: undefined,
       launchAgent: undefined,
       deadlockDetection: true,
-      ranks: 'processes',
+      ranks: 'threads',
       observe: { profile: undefined, trace: undefined, matrix: undefined },
     } satisfies LaunchOptions);
   });
@@ -77,6 +77,23 @@ describe('defaults', () => {
     for (const name of ['app.ts', 'app.mts', 'app.js', 'app.mjs']) expect(run(name).script).toBe(join(cwd, name));
     expect(run('sub/nested.ts').script).toBe(join(cwd, 'sub', 'nested.ts'));
     expect(run(script).script).toBe(script);
+  });
+});
+
+describe('ranks as threads or processes', () => {
+  const withRanksEnv = (value: string, ...argv: string[]) => parseCommandLine(argv, cwd, { ...environment, TSMPI_RANKS: value });
+
+  it('threads by default; TSMPI_RANKS chooses; --ranks wins over it', () => {
+    expect(run('app.ts').ranks).toBe('threads');
+    expect(run('--ranks', 'processes', 'app.ts').ranks).toBe('processes');
+    expect(withRanksEnv('processes', 'app.ts')).toMatchObject({ kind: 'run', options: { ranks: 'processes' } });
+    expect(withRanksEnv('', 'app.ts')).toMatchObject({ kind: 'run', options: { ranks: 'threads' } });
+    expect(withRanksEnv('processes', '--ranks', 'threads', 'app.ts')).toMatchObject({ kind: 'run', options: { ranks: 'threads' } });
+  });
+
+  it('refuses another mode, from the option or the environment', () => {
+    expect(usageError('--ranks', 'fibers', 'app.ts')).toBe("tsmpirun: --ranks expects threads or processes, got 'fibers'");
+    expect(withRanksEnv('thread', 'app.ts')).toMatchObject({ kind: 'exit', code: 2, stderr: expect.stringContaining("got 'thread'") });
   });
 });
 
@@ -486,7 +503,7 @@ describe('everything together', () => {
         '--node-arg', '--enable-source-maps',
         '--launch-agent', 'rsh',
         '--no-deadlock-detection',
-        '--ranks', 'threads',
+        '--ranks', 'processes',
         '--profile', '--trace', 'out/t.json.gz', '--comm-matrix', 'm.svg',
         'sub/nested.ts', 'in.txt', '-v',
       ),
@@ -506,7 +523,7 @@ describe('everything together', () => {
       ],
       launchAgent: 'rsh',
       deadlockDetection: false,
-      ranks: 'threads',
+      ranks: 'processes',
       observe: { profile: join(cwd, 'logs'), trace: join(cwd, 'out', 't.json.gz'), matrix: join(cwd, 'm.svg') },
     } satisfies LaunchOptions);
   });
