@@ -121,16 +121,21 @@ async function typeCheckUserProgram(project: string): Promise<void> {
   for (const config of ['tsconfig.json', 'tsconfig.commonjs.json']) await run(process.execPath, [TSC, '-p', config], project);
 }
 
-/** Runs the program with the project's own tsmpirun (node_modules/.bin, as `npx tsmpirun` would). */
+/**
+ * Runs the program with the project's own tsmpirun (node_modules/.bin, as `npx tsmpirun` would), with
+ * ranks as threads (the default) and as processes.
+ */
 async function runUserProgram(project: string, np: number): Promise<void> {
   const launcher = join(project, 'node_modules', '.bin', 'tsmpirun');
-  const result = await runJob({ launcher, np, script: 'src/main.ts', cwd: project, timeoutMs: 60_000 });
-  await checkThenNothingLeft(result, () => {
-    const why = result.job.describe(result);
-    expect(result.code, why).toBe(0);
-    expect(result.stderr, why).toBe('');
-    expect(linesOf(result.stdout).sort(), why).toEqual(expectedLines(np));
-  });
+  for (const ranks of ['threads', 'processes']) {
+    const result = await runJob({ launcher, np, script: 'src/main.ts', cwd: project, timeoutMs: 60_000, env: { TSMPI_RANKS: ranks } });
+    await checkThenNothingLeft(result, () => {
+      const why = `ranks as ${ranks}: ${result.job.describe(result)}`;
+      expect(result.code, why).toBe(0);
+      expect(result.stderr, why).toBe('');
+      expect(linesOf(result.stdout).sort(), why).toEqual(expectedLines(np));
+    });
+  }
 }
 
 interface PackedFile { path: string }
