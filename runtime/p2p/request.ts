@@ -24,6 +24,8 @@ export const isAwaited = Symbol('tsmpi.isAwaited');
 export const whenSettled = Symbol('tsmpi.whenSettled');
 /** @internal Keeps the process alive while the request is pending, as a wait does (for runtime-made waits such as probes). */
 export const keepAlive = Symbol('tsmpi.keepAlive');
+/** @internal Calls back once the request completes (at once if it has), as the engine completes it: no promise, no tick. */
+export const onSettled = Symbol('tsmpi.onSettled');
 
 /**
  * @internal What moves bytes for requests while the program waits, where nothing else does: the
@@ -207,6 +209,12 @@ export class Request<T = void> implements PromiseLike<T> {
   [whenSettled](): Promise<void> {
     if (this.#state !== PENDING) return Promise.resolve();
     return new Promise((resolve) => (this.#observers ??= []).push(resolve));
+  }
+
+  /** @internal */
+  [onSettled](observer: () => void): void {
+    if (this.#state !== PENDING) observer();
+    else (this.#observers ??= []).push(observer);
   }
 
   /** @internal */
