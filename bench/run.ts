@@ -820,7 +820,8 @@ async function openmpiGroup(rep: number, jobs: OpenMpiJobs): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Task pools (tsmpi/futures): one job of a root and two workers (ranks/futures.ts)
+// Task pools (tsmpi/futures): one job of a root and two workers (ranks/futures.ts), with ranks as
+// threads, tsmpirun's default: a pool is not compared with a socket floor, so it runs as users run it.
 
 /** Ranks of the futures job: a root, which mostly waits, and two workers (-np cores + 1 on 2 cores). */
 const FUTURES_RANKS = 3;
@@ -879,7 +880,7 @@ async function main(): Promise<void> {
     const tcpJob = has('tcp') ? new CommandJob(2, 'p2p', { TSMPI_TRANSPORT: 'tcp' }) : undefined;
     const coll2 = has('coll') ? new CommandJob(2, 'coll') : undefined;
     const coll4 = has('coll') ? new CommandJob(4, 'coll') : undefined;
-    const futuresJob = has('futures') ? new CommandJob(FUTURES_RANKS, 'futures') : undefined;
+    const futuresJob = has('futures') ? new CommandJob(FUTURES_RANKS, 'futures', {}, { ranks: 'threads' }) : undefined;
     let mpi: NativeMpi | undefined;
     if (has('auc')) {
       mpi = nativeMpi(tmp);
