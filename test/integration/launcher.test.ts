@@ -135,14 +135,16 @@ describe('output and environment', () => {
 
 describe('malloc settings', () => {
   // Ranks get glibc's huge-page tunable for malloc (launcher/spawn/local.ts), added to the user's own
-  // tunables, unless the user set that tunable. The fixture measures what the kernel did with a 64 MiB
-  // buffer, so this checks the effect, not only the variable.
+  // tunables, unless the user set that tunable. The fixture looks at what malloc did with a 64 MiB buffer
+  // (advised it for huge pages: VmFlags `hg`), so this checks the effect, not only the variable. How many
+  // huge pages the kernel then finds depends on the machine's free memory at that moment (under a loaded
+  // suite, 24 of 64 MiB once), so that is not asserted.
   const MALLOC_PAGES = fixture('p2p/malloc-pages.ts');
   const thpMode = transparentHugePagesMode();
 
   async function reportsWith(tunables: string | undefined) {
     const run = await runJob({ np: 2, script: MALLOC_PAGES, env: { GLIBC_TUNABLES: tunables } });
-    return { run, reports: jsonReports<{ rank: number; tunables: string | null; hugeKiB: number }>(run.stdout) };
+    return { run, reports: jsonReports<{ rank: number; tunables: string | null; hugeKiB: number; advised: number }>(run.stdout) };
   }
 
   it('ranks allocate large buffers in huge pages, keeping the user\'s other tunables', async () => {
@@ -154,8 +156,8 @@ describe('malloc settings', () => {
         expect(reports.map((r) => r.rank).sort(), why).toEqual([0, 1]);
         for (const r of reports) {
           expect(r.tunables, why).toBe(expected);
-          // Where THP is on for madvised memory, the kernel backs most of the buffer with huge pages.
-          if (thpMode === 'madvise' || thpMode === 'always') expect(r.hugeKiB, why).toBeGreaterThanOrEqual(32 * 1024);
+          // Where THP is on for madvised memory (glibc advises only then), malloc advised the buffer.
+          if (thpMode === 'madvise') expect(r.advised, why).toBeGreaterThanOrEqual(1);
         }
       });
     }
@@ -169,7 +171,7 @@ describe('malloc settings', () => {
       expect(reports.length, why).toBe(2);
       for (const r of reports) {
         expect(r.tunables, why).toBe('glibc.malloc.hugetlb=0');
-        if (thpMode === 'madvise') expect(r.hugeKiB, why).toBe(0);
+        if (thpMode === 'madvise') expect([r.advised, r.hugeKiB], why).toEqual([0, 0]);
       }
     });
   });
