@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/helpers/sequencer.js';
 
 /**
  * Integration tests that run a second time with ranks as threads (TSMPI_RANKS=threads): everything a
@@ -18,6 +19,7 @@ export default defineConfig({
     // time the others wait (npm in the package test, Slurm, grace periods and --timeout cases).
     pool: 'forks',
     poolOptions: { forks: { maxForks: 3, minForks: 1 } },
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         extends: true,
