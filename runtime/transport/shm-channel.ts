@@ -288,6 +288,8 @@ export class ShmTransport {
   readonly #waitingForRoom = new Set<ShmChannel>();
   #armed = false;
   #closed = false;
+  /** A #parkSoon is pending. */
+  #parkPending = false;
   readonly #options: ShmTransportOptions;
   /** Ports of our own to peers (by local index), for handing them shared buffers. */
   readonly #ports: (MessagePort | undefined)[];
@@ -444,8 +446,25 @@ export class ShmTransport {
       else if (now - last > IDLE_SPIN_MS) break;
       if (now - start > MAX_SPIN_MS) break;
     }
-    if (this.#armed) this.#park();
+    if (this.#armed) this.#parkSoon();
   }
+
+  /**
+   * Raises the sleeping flag when the event loop next comes around (a pending immediate keeps it from
+   * sleeping before then). Until then this rank runs its program, and its next wait spins again, so a
+   * producer need not wake it: parking at once made every message that arrived between two waits of a
+   * ping-pong cost an Atomics.notify and a turn of the receiver's event loop.
+   */
+  #parkSoon(): void {
+    if (this.#parkPending) return;
+    this.#parkPending = true;
+    setImmediate(this.#parkNow);
+  }
+
+  readonly #parkNow = (): void => {
+    this.#parkPending = false;
+    if (this.#armed && !this.#closed) this.#park();
+  };
 
   /** Watches the doorbell from the event loop (parked), and makes progress whenever it rings. */
   #arm(): void {
