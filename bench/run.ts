@@ -288,31 +288,35 @@ const OBSERVE_PAIRS_PER_REPETITION = 3;
  * draws a fresh pair and the medians are over pairs.
  */
 async function observeGroup(rep: number, outputs: string): Promise<void> {
-  for (let pair = 0; pair < OBSERVE_PAIRS_PER_REPETITION; pair++) await observePair(rep, pair, outputs);
+  for (let pair = 0; pair < OBSERVE_PAIRS_PER_REPETITION; pair++) {
+    for (const ranks of ['threads', 'processes'] as const) await observePair(rep, pair, ranks, outputs);
+  }
 }
 
-async function observePair(rep: number, pair: number, outputs: string): Promise<void> {
+/** One fresh pair (a plain job and a recording job per option) with ranks as `ranks`. */
+async function observePair(rep: number, pair: number, ranks: 'threads' | 'processes', outputs: string): Promise<void> {
   const budget = opts.budget;
-  const plain = new CommandJob(2, 'p2p');
+  const plain = new CommandJob(2, 'p2p', {}, { ranks });
   // The recording jobs write their outputs into the bench's temporary directory when they end.
   const observed = OBSERVED.map(([option]) => new CommandJob(2, 'p2p', { TSMPI_OBSERVE_EVENTS: OBSERVE_EVENTS }, {
+    ranks,
     launcherArgs: option === '--profile'
-      ? ['--profile', '--output-filename', join(outputs, `profile-${rep}-${pair}`)]
-      : [option, join(outputs, `trace-${rep}-${pair}.json`)],
+      ? ['--profile', '--output-filename', join(outputs, `profile-${ranks}-${rep}-${pair}`)]
+      : [option, join(outputs, `trace-${ranks}-${rep}-${pair}.json`)],
   }));
   try {
     for (const j of [plain, ...observed]) await warmP2pJob(j);
     for (const size of [8, MiB]) {
       for (const [k, [option, target8, target1m]] of OBSERVED.entries()) {
         const bandwidth = size >= MiB;
-        const r = row('observe', `${bandwidth ? 'bandwidth' : 'latency'} Send/Recv ${option}`, size, bandwidth ? 'bandwidth' : 'latency',
+        const r = row('observe', `${bandwidth ? 'bandwidth' : 'latency'} Send/Recv ${option}, ${ranks}`, size, bandwidth ? 'bandwidth' : 'latency',
           'without it', bandwidth ? target1m : target8);
         let plainTime = 0;
         await interleaved(rep + pair,
           async () => { plainTime = (await plain.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration; },
           async () => { record(r, size, 'ours', (await observed[k]!.run<{ perIteration: number }>({ kind: 'typed', size, window: 1, budget } satisfies P2pCommand)).perIteration); });
         record(r, size, 'floor', plainTime);
-        log(`  observe Send/Recv ${option} ${sizeLabel(size)}: with ${fmt(r.ours.at(-1)!, r.metric)}, without ${fmt(r.floor.at(-1)!, r.metric)}`);
+        log(`  observe Send/Recv ${option} ${ranks} ${sizeLabel(size)}: with ${fmt(r.ours.at(-1)!, r.metric)}, without ${fmt(r.floor.at(-1)!, r.metric)}`);
       }
     }
   } finally {
