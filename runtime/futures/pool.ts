@@ -55,8 +55,11 @@ export class Pool {
   readonly #slots = new Map<number, WorkerSlot>();
   readonly #order: WorkerSlot[];
   #nextSlot = 0;
-  /** FIFO: chunks to send, cancelled ones skipped when they come up. */
-  #queue: Chunk[] = [];
+  /**
+   * FIFO: chunks to send, cancelled ones skipped when they come up. A slot taken is emptied at once:
+   * the queue is compacted only now and then, and must not keep a thousand chunks' items alive until.
+   */
+  #queue: (Chunk | undefined)[] = [];
   #queueHead = 0;
   /** Chunks queued and not cancelled. */
   #queued = 0;
@@ -155,7 +158,8 @@ export class Pool {
 
   #dequeue(): Chunk | undefined {
     while (this.#queueHead < this.#queue.length) {
-      const chunk = this.#queue[this.#queueHead++]!;
+      const chunk = this.#queue[this.#queueHead]!;
+      this.#queue[this.#queueHead++] = undefined;
       if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#queueHead);
         this.#queueHead = 0;

@@ -5,6 +5,8 @@
 // serialized together. Many seeds, 1 to 4 workers, several chunk sizes: the order of results, the
 // item a failure ends a map at, the read-ahead bound, calls whose arguments cannot be sent, cancel
 // and shutdown, a failed initializer, a lost worker.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { isTsmpiError, tsmpiError } from '../../runtime/errors.js';
 import { createExecutor, endOfBody, type Executor } from '../../runtime/futures/executor.js';
@@ -25,6 +27,7 @@ const failAt = task('pool-failAt', ([x, bad]: [number, number]) => {
 });
 const echo = task('pool-echo', <T>(x: T) => x);
 const add = task('pool-add', (a: number, b: number) => a + b);
+const byteLength = task('pool-byteLength', (bytes: Uint8Array) => bytes.byteLength);
 
 interface FakeOptions {
   workers: number;
@@ -187,6 +190,27 @@ describe('maps under random completion orders', () => {
       }
       await endOfBody(ex, false);
     }
+  });
+
+  it('keeps no item of a chunk that was sent and answered (only the chunks in flight are held)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { ex } = setup({ workers: 2, seed: 7 });
+    const items: WeakRef<Uint8Array>[] = [];
+    const generate = function* () {
+      for (let i = 0; i < 600; i++) {
+        const item = new Uint8Array(4096);
+        items.push(new WeakRef(item));
+        yield item;
+      }
+    };
+    expect(await ex.mapAll(byteLength, generate(), { chunksize: 1 })).toEqual(new Array(600).fill(4096));
+    // WeakRefs hold their targets until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    const alive = items.filter((ref) => ref.deref() !== undefined).length;
+    expect(alive, 'items still reachable after the map ended').toBeLessThanOrEqual(4);
+    await endOfBody(ex, false);
   });
 
   it('reads a bounded number of chunks ahead of its consumer, and nothing after a break', async () => {
