@@ -58,13 +58,14 @@ interface Configuration {
   rerun: number[];
 }
 
-// The forced algorithms run once, with ranks as processes: an algorithm is a sequence of point-to-point
-// calls, the same on every channel; with ranks as threads the selection table's runs cover the channels.
+// The forced algorithms run once, with ranks as threads (tsmpirun's default, and the cheaper jobs): an
+// algorithm is a sequence of point-to-point calls, the same on every channel; with ranks as processes
+// the selection table's runs cover the sockets.
 const RANKS_AS_THREADS = process.env.TSMPI_RANKS === 'threads';
 const CONFIGURATIONS: Configuration[] = [
   { name: 'selection table (auto)', env: {}, rankCounts: RANK_COUNTS, groups: (np) => (np <= 5 ? GROUPS : LITE_GROUPS), rerun: [5, 8] },
   // A forced algorithm at a power of two, at an odd count on either side of one, and past 4.
-  ...(RANKS_AS_THREADS ? [] : forcedConfigurations().map((c) => ({ ...c, rankCounts: [2, 4, 5, 8], groups: () => LITE_GROUPS, rerun: [5] }))),
+  ...(!RANKS_AS_THREADS ? [] : forcedConfigurations().map((c) => ({ ...c, rankCounts: [2, 4, 5, 8], groups: () => LITE_GROUPS, rerun: [5] }))),
 ];
 
 async function run(options: JobOptions) {

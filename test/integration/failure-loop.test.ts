@@ -1,8 +1,9 @@
 // Issue 6: 200 jobs started and ended in a loop leave nothing behind — no process, no job directory, no
-// Unix socket still bound under the job's TMPDIR — and every one of them runs correctly. Two jobs run at a
-// time (the machine has 2 cores); the whole loop should take well under 2 minutes, but on a machine
-// loaded by other work it took 280 s and more, so the test's own limit only catches a loop that stalls
-// (each job has its own 30 s limit).
+// Unix socket still bound under the job's TMPDIR — and every one of them runs correctly. The jobs
+// alternate between ranks as threads (tsmpirun's default) and ranks as processes, so that both ways of
+// ending a job are looped over. Two jobs run at a time (the machine has 2 cores); the whole loop should
+// take well under 2 minutes, but on a machine loaded by other work it took 280 s and more, so the test's
+// own limit only catches a loop that stalls (each job has its own 30 s limit).
 import { readFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { assertNothingLeft, disposeAllJobs, fixture, linesOf, runJob } from '../helpers/job.js';
@@ -24,7 +25,7 @@ function boundUnixSocketsUnder(dir: string): string[] {
   }
 }
 
-it(`${JOBS} jobs (np ${NP}) in a loop, each correct and leaving nothing behind`, async () => {
+it(`${JOBS} jobs (np ${NP}, ranks as threads and as processes in turn) in a loop, each correct and leaving nothing behind`, async () => {
   const started = Date.now();
   const durations: number[] = [];
   const problems: string[] = [];
@@ -32,7 +33,7 @@ it(`${JOBS} jobs (np ${NP}) in a loop, each correct and leaving nothing behind`,
   const worker = async () => {
     while (next < JOBS) {
       const i = next++;
-      const result = await runJob({ np: NP, script: STARTED, timeoutMs: 30_000 });
+      const result = await runJob({ np: NP, script: STARTED, timeoutMs: 30_000, launcherArgs: ['--ranks', i % 2 === 0 ? 'threads' : 'processes'] });
       durations.push(result.ms);
       const lines = linesOf(result.stdout).filter((l) => l.startsWith('STARTED ')).sort();
       if (result.code !== 0 || lines.join(',') !== 'STARTED rank=0,STARTED rank=1') {
