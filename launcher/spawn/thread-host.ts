@@ -38,6 +38,8 @@ function main(): void {
       tsmpiThread: { secret, arena, spin: spec.spin, stdoutFd, stderrFd, stdin: rank === spec.stdinRank, hostPort: rankPort, statusFd: STATUS_FD },
     };
     const worker = new Worker(spec.bundle, {
+      // The thread's title in a debugger (--node-arg=--inspect): "[worker N] rank R".
+      name: `rank ${rank}`,
       argv: spec.argv,
       env: { ...spec.env, TSMPI_RANK: String(rank) },
       workerData: data,

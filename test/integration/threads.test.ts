@@ -5,10 +5,32 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { assertNothingLeft, disposeAllJobs, fixture, linesOf, runJob, startJob } from '../helpers/job.js';
 import { cmdlineOf, environOf } from '../fixtures/failure/proc.js';
 
 afterAll(disposeAllJobs);
+
+/** The titles of the first `count` workers the inspector at `url` reports (NodeWorker domain). */
+function workerTitles(url: string, count: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const titles: string[] = [];
+    const socket = new WebSocket(url);
+    const timer = setTimeout(() => { socket.terminate(); reject(new Error(`the inspector reported ${titles.length} of ${count} workers: ${titles.join(', ')}`)); }, 20_000);
+    socket.on('open', () => socket.send(JSON.stringify({ id: 1, method: 'NodeWorker.enable', params: { waitForDebuggerOnStart: false } })));
+    socket.on('error', (e) => { clearTimeout(timer); reject(e); });
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { method?: string; params?: { workerInfo: { title: string } } };
+      if (message.method !== 'NodeWorker.attachedToWorker') return;
+      titles.push(message.params!.workerInfo.title);
+      if (titles.length === count) {
+        clearTimeout(timer);
+        socket.close();
+        resolve(titles);
+      }
+    });
+  });
+}
 
 const BEHAVE = fixture('threads/behave.ts');
 const THREADS = ['--ranks', 'threads'];
@@ -64,6 +86,25 @@ describe('ranks as threads of one process', () => {
       const r = await job.result;
       expect(r.code, job.describe(r)).toBe(0);
       expect(linesOf(r.stdout).filter((l) => l.startsWith('DONE')).length).toBe(2);
+      await assertNothingLeft(job);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--node-arg=--inspect opens one inspector, in which every rank is a worker named "rank R"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsmpi-inspect-'));
+    const flag = join(dir, 'go');
+    try {
+      const job = startJob({ np: 2, script: BEHAVE, args: ['hold', flag], launcherArgs: [...THREADS, '--node-arg=--inspect=127.0.0.1:0'], timeoutMs: 60_000 });
+      const listening = await job.waitForLine(/Debugger listening on ws:\/\//, { stream: 'stderr' });
+      await job.waitForLines(/^HOLDING rank=/, 2);
+      const titles = await workerTitles(/ws:\/\/\S+/.exec(listening.text)![0], 2);
+      writeFileSync(flag, '');
+      const r = await job.result;
+      expect(r.code, job.describe(r)).toBe(0);
+      expect(linesOf(r.stderr).filter((l) => l.startsWith('Debugger listening'))).toHaveLength(1);
+      expect(titles.sort()).toEqual([expect.stringMatching(/ rank 0$/), expect.stringMatching(/ rank 1$/)]);
       await assertNothingLeft(job);
     } finally {
       rmSync(dir, { recursive: true, force: true });
