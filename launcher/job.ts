@@ -38,7 +38,33 @@ const LAST_WORDS_WAIT_MS = 200;
  */
 const SECONDARY_FAILURE_WAIT_MS = 1000;
 
+/**
+ * How long tsmpirun waits, once every rank has ended and its output is read, for the processes that
+ * hosted rank threads to end. They end at once; the bound only keeps a host stuck in its teardown from
+ * holding the job open: past it, the host is killed.
+ */
+const HOST_EXIT_WAIT_MS = 5000;
+
 export class UsageError extends Error {}
+
+/**
+ * Waits until the processes behind the ranks are reaped (see RankHandle.processGone), at most
+ * HOST_EXIT_WAIT_MS: `time tsmpirun …` then counts the CPU time of rank threads, as it does for rank processes.
+ */
+async function processesGone(ranks: readonly RankHandle[]): Promise<void> {
+  const pending = new Set<RankHandle>();
+  for (const rank of ranks) {
+    if (!rank.processGone) continue;
+    pending.add(rank);
+    void rank.processGone.then(() => pending.delete(rank));
+  }
+  if (pending.size === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, HOST_EXIT_WAIT_MS); });
+  await Promise.race([Promise.all([...pending].map((rank) => rank.processGone)), bound]);
+  clearTimeout(timer);
+  for (const rank of pending) rank.kill('SIGKILL');
+}
 
 /**
  * Removes the job directory if tsmpirun dies without doing so itself (SIGKILL): a detached shell
@@ -399,6 +425,7 @@ async function runRanks(options: LaunchOptions, plan: JobPlan, jobDir: string, b
   watching = false;
   wakeWatcher();
   await Promise.all(outputs);
+  await processesGone(children);
   await watcher;
   if (timeout) clearTimeout(timeout);
   process.off('SIGINT', onSignal);

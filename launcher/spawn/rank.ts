@@ -10,6 +10,12 @@ export interface RankHandle {
   /** Rank 0's stdin; null for the others. */
   readonly stdin: Writable | null;
   kill(signal: NodeJS.Signals): void;
+  /**
+   * Settles once the local process behind the rank has exited and been reaped, where that is later than
+   * the rank's 'exit' (a rank thread reports its end before its host process ends). Absent for a rank
+   * process, whose 'exit' is its reaping.
+   */
+  readonly processGone?: Promise<void>;
   on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   /** The rank's last words before it exits failing (rank threads tell them through their host). */

@@ -73,6 +73,8 @@ class RemoteRank extends EventEmitter implements RankHandle {
   readonly stdin: Writable | null;
   private killTimer: NodeJS.Timeout | undefined;
   private exited = false;
+  /** With ranks as threads of one agent: the agent's session (ssh or the launch agent) ends after its ranks. */
+  readonly processGone: Promise<void> | undefined;
 
   /** `output`: the rank's streams when they are not the session's own (ranks as threads of one agent). */
   constructor(private readonly child: ChildProcess, withStdin: boolean, output?: { stdout: Readable; stderr: Readable }) {
@@ -84,6 +86,10 @@ class RemoteRank extends EventEmitter implements RankHandle {
     this.stdin = withStdin ? stdinFrames(pipe) : null;
     child.on('error', (e) => this.emit('error', e));
     child.on('exit', (code, signal) => this.exit(code, signal));
+    this.processGone = output && new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
   }
 
   exit(code: number | null, signal: NodeJS.Signals | null): void {

@@ -42,6 +42,7 @@ class ThreadRank extends EventEmitter implements RankHandle {
     readonly stdout: Readable | null,
     readonly stderr: Readable | null,
     readonly stdin: Writable | null,
+    readonly processGone: Promise<void>,
   ) {
     super();
   }
@@ -105,11 +106,18 @@ export function spawnThreadHost(launch: ThreadHostLaunch): RankHandle[] {
   secretPipe?.on('error', () => {});
   secretPipe?.end(Buffer.from(launch.secret));
 
+  // Every rank reports its end on the status pipe before the host process ends; the job still waits
+  // for the host itself, so that tsmpirun reaps it and its CPU time counts as tsmpirun's children's.
+  const hostGone = new Promise<void>((resolve) => {
+    host.once('exit', () => resolve());
+    host.once('error', () => resolve());
+  });
   const handles = launch.ranks.map((rank, i) => new ThreadRank(
     host,
     host.stdio[FIRST_OUTPUT_FD + 2 * i] as Readable | null,
     host.stdio[FIRST_OUTPUT_FD + 2 * i + 1] as Readable | null,
     rank === launch.stdinRank ? host.stdin : null,
+    hostGone,
   ));
   const byRank = new Map(launch.ranks.map((rank, i) => [rank, handles[i]!]));
 

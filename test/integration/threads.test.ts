@@ -1,7 +1,7 @@
 // Ranks as threads of one process (tsmpirun --ranks threads): what a program can notice of it, each as
 // documented (README "Ranks as threads or processes"), and the guarantees it keeps (test/fixtures/threads/behave.ts).
 // The rest of the integration suite runs in this mode too (vitest.config.ts, project "threads").
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,22 @@ describe('ranks as threads of one process', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('tsmpirun reaps the process of rank threads: the ranks\' CPU time counts as its children\'s, as `time tsmpirun` shows', async () => {
+    // This test process's children's CPU (cutime + cstime of /proc/self/stat, in ticks): tsmpirun's,
+    // and through it that of every process it waited for. Tests of one file run one after another.
+    const childrenCpuMs = () => {
+      const fields = readFileSync('/proc/self/stat', 'latin1').split(') ')[1]!.split(' ');
+      return (Number(fields[13]) + Number(fields[14])) * 10;
+    };
+    const before = childrenCpuMs();
+    const r = await run(2, ['cpu', '400']);
+    const used = childrenCpuMs() - before;
+    await assertNothingLeft(r);
+    expect(r.code, r.stderr).toBe(0);
+    expect(linesOf(r.stdout).filter((l) => l.startsWith('CPU ')).length, r.stdout).toBe(2);
+    expect(used, `children's CPU ${used} ms for two ranks that each used 400 ms`).toBeGreaterThanOrEqual(800);
   });
 
   it('writes to descriptors 1 and 2 reach the rank\'s own output', async () => {
