@@ -130,6 +130,10 @@ describe('failures end the job or fail every rank alike, never a hang', () => {
   });
 });
 
+// Tests that start no rank (or fail before any starts) do not depend on how ranks run: they run once,
+// in the processes project, not again with ranks as threads.
+const noRanks = it.skipIf(process.env.TSMPI_RANKS === 'threads');
+
 describe("import … from 'tsmpi/futures'", () => {
   const expectedForms = (file: string) => [
     `FORM 0 ${file} {"values":[3,6,9],"sameErrors":true} [0]`,
@@ -169,7 +173,7 @@ describe("import … from 'tsmpi/futures'", () => {
     }
   });
 
-  it('a subpath the package does not export is a compile error naming the entries', async () => {
+  noRanks('a subpath the package does not export is a compile error naming the entries', async () => {
     const script = join(scratch, 'bad-subpath.ts');
     writeFileSync(script, `import { x } from 'tsmpi/nope';\nconsole.log(x);\n`);
     await run({ np: 2, script }, ({ code, stderr, why }) => {
@@ -178,13 +182,13 @@ describe("import … from 'tsmpi/futures'", () => {
     });
   });
 
-  it('in a program run alone under node: a job of one rank, tasks in-process', () => {
+  noRanks('in a program run alone under node: a job of one rank, tasks in-process', () => {
     const r = spawnSync(process.execPath, [fixture('futures/alone.mjs')], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('ALONE 1 {"values":[2,4,6],"sameErrors":true}\n');
   });
 
-  it('dist/futures.js exports the names runtime/futures/index.ts declares', () => {
+  noRanks('dist/futures.js exports the names runtime/futures/index.ts declares', () => {
     const namesOf = (file: string) => {
       const r = spawnSync(process.execPath, ['--input-type=module', '-e',
         `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(pathToFileURL(join(REPO, 'dist', file)).href)}))))`,
@@ -208,7 +212,7 @@ describe("import … from 'tsmpi/futures'", () => {
       cpSync(fixture('futures/alone.mjs'), join(project, 'alone.mjs'));
     });
 
-    it('node runs a program that imports tsmpi and tsmpi/futures from it', () => {
+    noRanks('node runs a program that imports tsmpi and tsmpi/futures from it', () => {
       const r = spawnSync(process.execPath, ['alone.mjs'], { cwd: project, encoding: 'utf8', timeout: 30_000 });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toBe('ALONE 1 {"values":[2,4,6],"sameErrors":true}\n');
@@ -221,7 +225,7 @@ describe("import … from 'tsmpi/futures'", () => {
       });
     });
 
-    it('TypeScript finds the types of tsmpi/futures through the exports map (and they are not `any`)', () => {
+    noRanks('TypeScript finds the types of tsmpi/futures through the exports map (and they are not `any`)', () => {
       // skipLibCheck: declarations are read, not checked (checking @types/node took most of a minute).
       writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
         compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
