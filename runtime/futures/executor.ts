@@ -26,7 +26,7 @@ let endExecutor: (executor: Executor, bodyFailed: boolean) => Promise<void>;
  * root's own process.
  *
  * Calls queue on root and go to the workers in chunks (several calls of one task in one message
- * each way), at most two chunks in flight per worker; a worker runs one call at a time.
+ * each way), two chunks in flight per worker (more for a map of short calls); a worker runs one call at a time.
  */
 export class Executor {
   /** How many workers run tasks: the communicator's size less one (1 on a communicator of one rank). */

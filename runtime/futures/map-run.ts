@@ -87,6 +87,7 @@ function openSource(items: unknown, call: string): Source {
 }
 
 export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
+  readonly ofMap = true;
   readonly #pool: Pool;
   readonly #task: TaskRef;
   readonly #spread: 0 | 1;

@@ -1,15 +1,22 @@
 // The root side of an executor: a queue of chunks (calls of one task), sent to the workers as they
-// have room (CHUNKS_PER_WORKER in flight each), and one receive loop that takes their answers and
+// have room (CHUNKS_PER_WORKER in flight each, more for short calls: protocol.ts), and one receive loop that takes their answers and
 // hands each chunk's outcomes to its sink (a Future for `submit`, a MapRun for the maps). Root
 // always knows how many answers are still to come, so it posts a receive only while one is: when
 // the pool is idle nothing of it is pending on the communicator.
 import { isTsmpiError, tsmpiError } from '../errors.js';
 import type { WorkerLinks } from './links.js';
-import { CHUNK, CHUNKS_PER_WORKER, READY, RESULT, STOP, type FromWorker, type ReadyMessage, type ResultMessage } from './protocol.js';
+import {
+  CHUNK, CHUNKS_PER_WORKER, MAX_CHUNKS_PER_WORKER, READY, RESULT, SHORT_WORK_SECONDS, STOP, type FromWorker, type ReadyMessage, type ResultMessage,
+} from './protocol.js';
 import { decodeError } from './remote-error.js';
 
 /** Where the outcomes of a chunk's calls go. */
 export interface ChunkSink {
+  /**
+   * The chunks are a map's: when its calls are known to be short, a worker may hold more than two of
+   * them (protocol.ts). A submitted call never waits behind more than one other on a worker.
+   */
+  readonly ofMap?: boolean;
   /** The chunk went to a worker (it can no longer be cancelled). */
   sent?(chunk: Chunk): void;
   /**
@@ -35,16 +42,23 @@ export interface Chunk {
   remaining: number;
   id: number;
   worker: number;
+  /** Worker seconds the chunk should take, from earlier calls of its task (Infinity: unknown); set when sent. */
+  estimate: number;
+  /** Worker seconds its results reported so far. */
+  seconds: number;
 }
 
 export function newChunk(task: number, taskName: string, spread: 0 | 1, items: unknown[], base: number, sink: ChunkSink): Chunk {
-  return { task, taskName, spread, items, base, sink, state: 'new', remaining: items.length, id: 0, worker: -1 };
+  return { task, taskName, spread, items, base, sink, state: 'new', remaining: items.length, id: 0, worker: -1, estimate: Infinity, seconds: 0 };
 }
 
 interface WorkerSlot {
   rank: number;
   ready: boolean;
   inFlight: number;
+  /** The estimates of its chunks in flight: their sum where known, and how many are unknown. */
+  work: number;
+  unknownWork: number;
   host: string;
 }
 
@@ -64,6 +78,8 @@ export class Pool {
   /** Chunks queued and not cancelled. */
   #queued = 0;
   readonly #inFlight = new Map<number, Chunk>();
+  /** Per task index: worker seconds per call, smoothed over its chunks so far. */
+  readonly #secondsPerCall = new Map<number, number>();
   #nextId = 1;
   /** Answers still to come: a READY per worker until it arrives, a RESULT per call of each chunk in flight. */
   #expected = 0;
@@ -79,7 +95,7 @@ export class Pool {
   constructor(links: WorkerLinks, size: number) {
     this.#links = links;
     this.#size = size;
-    this.#order = links.workers.map((rank) => ({ rank, ready: false, inFlight: 0, host: '' }));
+    this.#order = links.workers.map((rank) => ({ rank, ready: false, inFlight: 0, work: 0, unknownWork: 0, host: '' }));
     for (const slot of this.#order) this.#slots.set(slot.rank, slot);
     this.#expected = this.#unready = this.#order.length;
     this.#receive();
@@ -141,19 +157,37 @@ export class Pool {
   }
 
   /**
-   * The worker with the fewest chunks in flight, if one has room (ties in turn); none before every
-   * worker has reported ready, so that an initializer failing on any worker fails every call.
+   * The worker with the fewest chunks in flight that has room for a chunk estimated at `estimate`
+   * seconds (ties in turn); none before every worker has reported ready, so that an initializer
+   * failing on any worker fails every call.
    */
-  #pickWorker(): WorkerSlot | undefined {
+  #pickWorker(estimate: number): WorkerSlot | undefined {
     if (this.#unready > 0) return undefined;
     let best: WorkerSlot | undefined;
     const n = this.#order.length;
     for (let k = 0; k < n; k++) {
       const slot = this.#order[(this.#nextSlot + k) % n]!;
-      if (slot.inFlight < CHUNKS_PER_WORKER && (best === undefined || slot.inFlight < best.inFlight)) best = slot;
+      if (hasRoom(slot, estimate) && (best === undefined || slot.inFlight < best.inFlight)) best = slot;
     }
     if (best) this.#nextSlot = (this.#order.indexOf(best) + 1) % n;
     return best;
+  }
+
+  /** Worker seconds `chunk` should take, from the calls of its task so far (Infinity before any, and for submitted calls). */
+  #estimate(chunk: Chunk): number {
+    if (chunk.sink.ofMap !== true) return Infinity;
+    const perCall = this.#secondsPerCall.get(chunk.task);
+    return perCall === undefined ? Infinity : perCall * chunk.items.length;
+  }
+
+  /** The next chunk to send, left in the queue (cancelled ones are dropped). */
+  #peek(): Chunk | undefined {
+    while (this.#queueHead < this.#queue.length) {
+      const chunk = this.#queue[this.#queueHead]!;
+      if (chunk.state === 'queued') return chunk;
+      this.#queue[this.#queueHead++] = undefined;
+    }
+    return undefined;
   }
 
   #dequeue(): Chunk | undefined {
@@ -178,7 +212,8 @@ export class Pool {
 
   #pump(): void {
     while (this.#queued > 0 && this.#failure === undefined) {
-      const slot = this.#pickWorker();
+      const estimate = this.#estimate(this.#peek()!);
+      const slot = this.#pickWorker(estimate);
       if (!slot) break;
       const chunk = this.#dequeue()!;
       this.#queued--;
@@ -192,7 +227,10 @@ export class Pool {
       }
       chunk.state = 'sent';
       chunk.worker = slot.rank;
+      chunk.estimate = estimate;
       slot.inFlight++;
+      if (Number.isFinite(estimate)) slot.work += estimate;
+      else slot.unknownWork++;
       this.#expected += chunk.remaining;
       this.#inFlight.set(chunk.id, chunk);
       chunk.sink.sent?.(chunk);
@@ -265,10 +303,16 @@ export class Pool {
     if (!chunk || !slot || chunk.worker !== worker) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor root: unexpected result of chunk ${id} from rank ${worker}`);
     chunk.remaining -= values.length;
     this.#expected -= values.length;
+    chunk.seconds += seconds;
     if (chunk.remaining === 0) {
       chunk.state = 'done';
       this.#inFlight.delete(id);
       slot.inFlight--;
+      if (Number.isFinite(chunk.estimate)) slot.work -= chunk.estimate;
+      else slot.unknownWork--;
+      if (slot.inFlight === 0) slot.work = 0; // no rounding left over
+      const perCall = chunk.seconds / chunk.items.length, before = this.#secondsPerCall.get(chunk.task);
+      if (perCall >= 0) this.#secondsPerCall.set(chunk.task, before === undefined ? perCall : 0.5 * before + 0.5 * perCall);
     }
     const origin = { rank: worker, size: this.#size, host: slot.host, task: chunk.taskName };
     const errors = failures && failures.map(([i, encoded]): [number, unknown] => [i, decodeError(encoded, origin)]);
@@ -293,4 +337,13 @@ export class Pool {
     }
     this.#checkIdle();
   }
+}
+
+/**
+ * Two chunks in flight per worker; more, up to MAX_CHUNKS_PER_WORKER, while every chunk the worker holds
+ * is of known cost and they add up, with this one, to at most SHORT_WORK_SECONDS (protocol.ts).
+ */
+function hasRoom(slot: WorkerSlot, estimate: number): boolean {
+  if (slot.inFlight < CHUNKS_PER_WORKER) return true;
+  return slot.inFlight < MAX_CHUNKS_PER_WORKER && slot.unknownWork === 0 && slot.work + estimate <= SHORT_WORK_SECONDS;
 }

@@ -15,9 +15,13 @@
 // with one RESULT, or, when that one cannot be serialized, with one RESULT per call (offset counts
 // them), the calls whose value cannot be serialized failing with TSMPI_ERR_SERIALIZE.
 //
-// Flow: root keeps at most CHUNKS_PER_WORKER chunks in flight per worker, so that a worker finds its
-// next chunk waiting while it reports the last one, and root always knows how many messages are
-// still to come (a RESULT for every call of each chunk in flight, a READY from each worker). STOP
+// Flow: root keeps CHUNKS_PER_WORKER chunks in flight per worker, so that a worker finds its next
+// chunk waiting while it reports the last one, and root always knows how many messages are still to
+// come (a RESULT for every call of each chunk in flight, a READY from each worker). A map's chunks of a
+// task whose calls are known to be short go deeper, up to MAX_CHUNKS_PER_WORKER while a worker holds
+// less than SHORT_WORK_SECONDS of them: a worker finishes two such chunks before root, woken by the first
+// result, can send it a third (a parked thread or process takes 20–100 µs to wake on this machine),
+// and then it would wait idle. Long chunks stay two deep, which keeps the end of a map balanced. STOP
 // goes to a worker once nothing is in flight; then every rank leaves with a barrier.
 //
 // A list of items or values that are all numbers travels as a Float64Array (from NUMBER_LIST_MIN_ITEMS
@@ -30,6 +34,9 @@ export const TAG_WORK = 1;
 export const TAG_REPLY = 2;
 
 export const CHUNKS_PER_WORKER = 2;
+export const MAX_CHUNKS_PER_WORKER = 8;
+/** Work a worker may hold beyond CHUNKS_PER_WORKER chunks, as earlier calls of the tasks took. */
+export const SHORT_WORK_SECONDS = 0.001;
 
 /** Message kinds (the first element of each message). */
 export const CHUNK = 0, STOP = 1;

@@ -1,7 +1,7 @@
 // The worker side of an executor: every rank but root runs serveTasks between the start and the end
 // of withExecutor. It runs the initializer, reports READY, then runs the chunks root sends, one at a
 // time, and answers each (protocol.ts), until STOP. The next chunk is already waiting in the
-// worker's queue while it reports the last one (root keeps two in flight per worker).
+// worker's queue while it reports the last one (root keeps two or more in flight per worker).
 import { hostname } from 'node:os';
 import type { Comm } from '../comm/comm.js';
 import { isTsmpiError, tsmpiError } from '../errors.js';

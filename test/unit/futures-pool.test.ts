@@ -36,6 +36,8 @@ interface FakeOptions {
   initFailsOn?: number;
   /** receive() rejects with this once this many results were delivered. */
   loseAfter?: number;
+  /** The worker time each result reports per call, instead of the time runChunk measured. */
+  secondsPerCall?: number;
 }
 
 /** Workers 1…n of a fake communicator of n + 1 ranks. */
@@ -43,6 +45,8 @@ class FakeWorkers implements WorkerLinks {
   readonly workers: number[];
   readonly queues = new Map<number, ChunkMessage[]>();
   readonly stopped: number[] = [];
+  /** The most chunks each worker held at once. */
+  readonly maxQueued = new Map<number, number>();
   sent = 0;
   delivered = 0;
   readonly #inbox: FromWorker[] = [];
@@ -71,7 +75,9 @@ class FakeWorkers implements WorkerLinks {
     if (message[4].some((item) => typeof item === 'symbol' || (Array.isArray(item) && item.some((a) => typeof a === 'symbol')))) {
       throw tsmpiError('TSMPI_ERR_SERIALIZE', 'cannot serialize a symbol at value[4][0]');
     }
-    this.queues.get(worker)!.push(message);
+    const queue = this.queues.get(worker)!;
+    queue.push(message);
+    this.maxQueued.set(worker, Math.max(this.maxQueued.get(worker) ?? 0, queue.length));
     this.sent++;
     this.#wake?.();
   }
@@ -100,7 +106,8 @@ class FakeWorkers implements WorkerLinks {
       });
       return this.#count(this.#inbox.shift()!);
     }
-    return this.#count([RESULT, worker, chunk[1], 0, values, failures, seconds]);
+    const reported = this.#options.secondsPerCall === undefined ? seconds : this.#options.secondsPerCall * values.length;
+    return this.#count([RESULT, worker, chunk[1], 0, values, failures, reported]);
   }
 
   #count(message: FromWorker): FromWorker {
@@ -266,6 +273,23 @@ describe('submit, cancel, shutdown', () => {
       expect(outcomes.slice(-3).every((o) => o.status === 'rejected' && isTsmpiError(o.reason, 'TSMPI_ERR_CANCELLED'))).toBe(true);
       expect(fake.sent - before).toBe(2 * workers + 2);
       await endOfBody(ex, false);
+    }
+  });
+
+  it('calls of a map known to be short go deeper than two chunks per worker; long ones, and submits, stay two deep', async () => {
+    for (const [secondsPerCall, deep] of [[1e-5, true], [0.002, false]] as const) {
+      for (const workers of [1, 2, 4]) {
+        const { ex, fake } = setup({ workers, seed: 20 + workers, secondsPerCall });
+        expect(await ex.mapAll(square, range(40 * workers), { chunksize: 1 })).toEqual(range(40 * workers).map((i) => i * i));
+        const depth = Math.max(...fake.workers.map((w) => fake.maxQueued.get(w) ?? 0));
+        if (deep) expect(depth, `${workers} workers`).toBeGreaterThan(2);
+        expect(depth, `${workers} workers`).toBeLessThanOrEqual(deep ? 8 : 2);
+        // The cost of a square is known now; submitted calls still stay two deep.
+        fake.maxQueued.clear();
+        expect(await Promise.all(range(10 * workers).map((i) => ex.submit(square, i)))).toEqual(range(10 * workers).map((i) => i * i));
+        expect(Math.max(...fake.workers.map((w) => fake.maxQueued.get(w) ?? 0))).toBeLessThanOrEqual(2);
+        await endOfBody(ex, false);
+      }
     }
   });
 
