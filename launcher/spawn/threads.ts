@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ResourceLimits } from 'node:worker_threads';
-import { withRankMallocSettings } from './local.js';
+import { withThreadHostMallocSettings } from './local.js';
 import type { RankHandle } from './rank.js';
 import { FIRST_OUTPUT_FD, SECRET_FD, STATUS_FD, type ThreadHostSpec } from './thread-host-spec.js';
 
@@ -82,7 +82,7 @@ export function threadResourceLimits(nodeArgs: readonly string[]): ResourceLimit
 
 export function spawnThreadHost(launch: ThreadHostLaunch): RankHandle[] {
   // The malloc settings apply to the process; its threads see them in their environment as a rank process would.
-  const env = withRankMallocSettings(launch.env);
+  const env = withThreadHostMallocSettings(launch.env);
   const spec: ThreadHostSpec = {
     ranks: launch.ranks,
     bundle: launch.bundle,

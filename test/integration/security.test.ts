@@ -267,7 +267,7 @@ describe('foreign clients on the ranks\' data-plane listeners', () => {
 const ADDED_BY_TSMPIRUN = new Set([
   'TSMPI_CONTROL', 'TSMPI_SIZE', 'TSMPI_RANK', 'TSMPI_JOB_DIR', 'TSMPI_SCRIPT', 'TSMPI_SECRET_FD',
   // glibc malloc tuning for ranks (launcher/spawn/local.ts): numbers, no secret.
-  'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES',
+  'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES', 'MALLOC_ARENA_MAX',
   // Where NODE_EXTRA_CA_CERTS is set: a reduced certificate file in the cache, and the user's value
   // (launcher/spawn/ca-certs.ts): paths, no secret.
   'NODE_EXTRA_CA_CERTS', 'TSMPI_NODE_EXTRA_CA_CERTS',
