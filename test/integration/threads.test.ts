@@ -128,15 +128,16 @@ describe('ranks as threads of one process', () => {
   });
 
   it('a rank thread reuses the memory of the large objects it received (one malloc arena): no page fault per 16 MiB message', async () => {
-    // With glibc's arena per thread, each message landed in memory touched for the first time: 21 to
-    // 475 minor faults per message here (16 MiB: 4096 pages, or 8 huge pages). Reused memory faults none.
+    // With glibc's arena per thread, most messages land in memory touched for the first time: the median
+    // window measured 213-413 minor faults per message here (16 MiB: 4096 pages, or 8 huge pages), and
+    // 1.3-1.7 with one arena (the rest is the process's own noise: windows of 0 to 6 on an idle machine).
     const r = await run(2, ['faults']);
     await assertNothingLeft(r);
     expect(r.code, r.stderr).toBe(0);
     const line = linesOf(r.stdout).find((l) => l.startsWith('FAULTS '));
     expect(line, r.stdout).toBeDefined();
     const perMessage = Number(/per-message=([\d.]+)/.exec(line!)![1]);
-    expect(perMessage, line).toBeLessThanOrEqual(4);
+    expect(perMessage, line).toBeLessThanOrEqual(16);
   });
 
   it('writes to descriptors 1 and 2 reach the rank\'s own output', async () => {
