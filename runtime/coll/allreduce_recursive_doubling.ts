@@ -15,18 +15,19 @@ import { Fold } from './topology.js';
 /** Reduces every rank's `value`; resolves with the result on every rank (typed: in `output`). */
 export function allreduceRecursiveDoubling<V>(ch: CollChannel, tag: number, red: Reduction<V>, value: V, output?: V): Promise<V> {
   const fold = new Fold(ch.rank, ch.size);
-  return relayFailures(ch, tag, fold.peers(), undefined, async () => {
-    if (fold.sitsOut) {
-      await red.send(value, fold.foldPartner);
-      return red.recv(fold.foldPartner, output);
-    }
-    let acc = red.copy(value, output);
-    if (fold.foldPartner >= 0) acc = red.fold(acc, await red.recv(fold.foldPartner), true);
-    for (const partner of fold.partners()) {
-      const [, incoming] = await Promise.all([red.send(acc, partner), red.recv(partner)]);
-      acc = red.fold(acc, incoming, partner < ch.rank);
-    }
-    if (fold.foldPartner >= 0) await red.send(acc, fold.foldPartner);
+  // Steps chained as promise reactions rather than an async body: the allreduce of a few numbers is
+  // all latency, and each step then costs one reaction after its messages.
+  return relayFailures(ch, tag, fold.peers(), undefined, () => {
+    if (fold.sitsOut) return red.send(value, fold.foldPartner).then(() => red.recv(fold.foldPartner, output));
+    const swap = (acc: V, partner: number): Promise<V> =>
+      Promise.all([red.send(acc, partner), red.recv(partner)]).then(([, incoming]) => red.fold(acc, incoming, partner < ch.rank));
+    const partners = fold.partners();
+    const mine = red.copy(value, output);
+    let acc: Promise<V> = fold.foldPartner >= 0
+      ? red.recv(fold.foldPartner).then((incoming) => red.fold(mine, incoming, true))
+      : partners.length > 0 ? swap(mine, partners[0]!) : Promise.resolve(mine);
+    for (let k = fold.foldPartner >= 0 ? 0 : 1; k < partners.length; k++) acc = acc.then((a) => swap(a, partners[k]!));
+    if (fold.foldPartner >= 0) acc = acc.then((a) => red.send(a, fold.foldPartner).then(() => a));
     return acc;
   });
 }

@@ -53,7 +53,7 @@ export type VectorSpec =
 // ---------------------------------------------------------------------------------------------
 // Barrier, broadcast
 
-export async function barrier(ch: CollChannel, tag: number): Promise<void> {
+export function barrier(ch: CollChannel, tag: number): Promise<void> {
   selectAlgorithm('barrier', { size: ch.size, bytes: 0 });
   return barrierDissemination(ch, tag);
 }
@@ -284,10 +284,16 @@ export async function Reduce(
   await verdictDown(ch, root, tag);
 }
 
-export async function allreduce<T>(ch: CollChannel, obj: T, op: OpLike, tag: number): Promise<T> {
+export function allreduce<T>(ch: CollChannel, obj: T, op: OpLike, tag: number): Promise<T> {
+  // Not async: an allreduce of a few numbers is all latency, and each await would add a reaction.
   selectAlgorithm('allreduce', { size: ch.size, bytes: 0, objects: true });
-  const resolved = await checked(ch, tag, () => new Fold(ch.rank, ch.size).peers(), () => objectOp(op, obj));
-  return (await allreduceRecursiveDoubling(ch, tag, objectReduction(ch, tag, resolved), obj as unknown)) as T;
+  let resolved: ReturnType<typeof objectOp>;
+  try {
+    resolved = objectOp(op, obj);
+  } catch (err) {
+    return relayFailures(ch, tag, new Fold(ch.rank, ch.size).peers(), err as TsmpiError, () => Promise.reject(err));
+  }
+  return allreduceRecursiveDoubling(ch, tag, objectReduction(ch, tag, resolved), obj as unknown) as Promise<T>;
 }
 
 export async function Allreduce(ch: CollChannel, sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike, tag: number): Promise<void> {

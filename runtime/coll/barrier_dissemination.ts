@@ -13,14 +13,18 @@ export function disseminationPeers(rank: number, size: number): number[] {
   return peers;
 }
 
+/** The zero-byte message of every round (nothing is written into it). */
+const NOTHING = new Uint8Array(0);
+
 export function barrierDissemination(ch: CollChannel, tag: number): Promise<void> {
   const { rank, size } = ch;
   const peers = disseminationPeers(rank, size);
-  return relayFailures(ch, tag, peers, undefined, async () => {
-    const signal = new Uint8Array(0);
-    const heard = new Uint8Array(0);
-    for (let round = 0, distance = 1; distance < size; round++, distance <<= 1) {
-      await exchange(ch, signal, peers[round]!, heard, (rank - distance + size) % size, tag);
-    }
+  return relayFailures(ch, tag, peers, undefined, () => {
+    // A chain of promises rather than an async loop: a barrier is all latency, and each round then
+    // costs one reaction after its exchange.
+    const round = (k: number) => exchange(ch, NOTHING, peers[k]!, NOTHING, (rank - (1 << k) + size) % size, tag);
+    let done = size > 1 ? round(0) : Promise.resolve();
+    for (let k = 1; k < peers.length; k++) done = done.then(() => round(k));
+    return done;
   });
 }

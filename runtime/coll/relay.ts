@@ -17,26 +17,35 @@ import type { CollChannel } from './channel.js';
  * Runs one rank's part of an algorithm. If it fails (or `failure` is already known, e.g. a bad
  * argument found at the call), sends the error to `outPeers` and rejects with it.
  */
-export async function relayFailures<T>(
+export function relayFailures<T>(
   ch: CollChannel,
   tag: number,
   outPeers: Iterable<number>,
   failure: TsmpiError | undefined,
   body: () => Promise<T>,
 ): Promise<T> {
+  void outPeers;
+  if (failure) return relayed(ch, tag, failure);
+  let running: Promise<T>;
   try {
-    if (failure) throw failure;
-    return await body();
+    running = body();
   } catch (err) {
-    const code: TsmpiErrorCode = isTsmpiError(err) ? err.code : 'TSMPI_ERR_INTERN';
-    const message = messageOf(err, code);
-    if (!isRelayed(err)) {
-      void outPeers;
-      const others = Array.from({ length: ch.size }, (_, r) => r).filter((r) => r !== ch.rank);
-      await Promise.allSettled(others.map((peer) => ch.sendError(code, message, peer, tag)));
-    }
-    throw isTsmpiError(err) ? err : tsmpiError('TSMPI_ERR_INTERN', message, err);
+    return relayed(ch, tag, err);
   }
+  // Not an async function: on the way that succeeds, a collective's result reaches the program one
+  // promise reaction after the algorithm's (every collective goes through here).
+  return running.then(undefined, (err: unknown) => relayed(ch, tag, err));
+}
+
+/** Tells every other rank of the failure (unless it came from one of them), then rejects with it. */
+async function relayed(ch: CollChannel, tag: number, err: unknown): Promise<never> {
+  const code: TsmpiErrorCode = isTsmpiError(err) ? err.code : 'TSMPI_ERR_INTERN';
+  const message = messageOf(err, code);
+  if (!isRelayed(err)) {
+    const others = Array.from({ length: ch.size }, (_, r) => r).filter((r) => r !== ch.rank);
+    await Promise.allSettled(others.map((peer) => ch.sendError(code, message, peer, tag)));
+  }
+  throw isTsmpiError(err) ? err : tsmpiError('TSMPI_ERR_INTERN', message, err);
 }
 
 /** The error's text without the `CODE: ` prefix TsmpiError adds, so relaying does not stack prefixes. */
@@ -46,18 +55,19 @@ function messageOf(err: unknown, code: TsmpiErrorCode): string {
 }
 
 /** Typed receive that must fill `buf` exactly: a shorter message means the ranks disagree on a size. */
-export async function recvExact(ch: CollChannel, buf: TypedArray, source: number, tag: number): Promise<void> {
-  const count = await ch.recv(buf, source, tag);
-  if (count !== buf.length) {
-    throw tsmpiError(
-      'TSMPI_ERR_COUNT',
-      `expected ${buf.length} ${dtypeName(dtypeOf(buf))} elements from rank ${source}, got ${count}`,
-    );
-  }
+export function recvExact(ch: CollChannel, buf: TypedArray, source: number, tag: number): Promise<void> {
+  return ch.recv(buf, source, tag).then((count) => {
+    if (count !== buf.length) {
+      throw tsmpiError(
+        'TSMPI_ERR_COUNT',
+        `expected ${buf.length} ${dtypeName(dtypeOf(buf))} elements from rank ${source}, got ${count}`,
+      );
+    }
+  });
 }
 
 /** Sends `out` to `dest` while receiving exactly `into.length` elements from `source` (a sendrecv). */
-export async function exchange(
+export function exchange(
   ch: CollChannel,
   out: TypedArray,
   dest: number,
@@ -65,8 +75,10 @@ export async function exchange(
   source: number,
   tag: number,
 ): Promise<void> {
-  await Promise.all([ch.send(out, dest, tag), recvExact(ch, into, source, tag)]);
+  return Promise.all([ch.send(out, dest, tag), recvExact(ch, into, source, tag)]).then(nothing);
 }
+
+function nothing(): void {}
 
 /** One encoded object, as the single byte string a blob store or decode wants. */
 export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
@@ -87,8 +99,8 @@ export function sendObject(ch: CollChannel, value: unknown, dest: number, tag: n
   return ch.sendEncoded(ch.encode(value), dest, tag);
 }
 
-export async function recvObject(ch: CollChannel, source: number, tag: number): Promise<unknown> {
-  return ch.decode(await ch.recvEncoded(source, tag));
+export function recvObject(ch: CollChannel, source: number, tag: number): Promise<unknown> {
+  return ch.recvEncoded(source, tag).then((bytes) => ch.decode(bytes));
 }
 
 /** An independent copy made by the codec, i.e. exactly what another rank would receive. */

@@ -813,14 +813,31 @@ export class Comm {
       const set = this.engine.activeCollectives;
       set.add(active);
       const label = callLabel(name, root);
-      const call = this.#observer
-        ? this.#observer.collective(name, root, tag, this.#wire, label, run)
-        : run(new CallChannel(this.#wire, label), tag);
+      let call: Promise<R>;
+      try {
+        call = this.#observer
+          ? this.#observer.collective(name, root, tag, this.#wire, label, run)
+          : run(new CallChannel(this.#wire, label), tag);
+      } catch (e) {
+        set.delete(active);
+        throw e;
+      }
       this.#running.add(call);
-      return call.finally(() => {
+      // One reaction for both outcomes (`finally` would add two before the program's await resumes).
+      const end = () => {
         set.delete(active);
         this.#running.delete(call);
-      });
+      };
+      return call.then(
+        (value) => {
+          end();
+          return value;
+        },
+        (error: unknown) => {
+          end();
+          throw error;
+        },
+      );
     });
   }
 
