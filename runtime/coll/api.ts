@@ -296,15 +296,19 @@ export function allreduce<T>(ch: CollChannel, obj: T, op: OpLike, tag: number): 
   return allreduceRecursiveDoubling(ch, tag, objectReduction(ch, tag, resolved), obj as unknown) as Promise<T>;
 }
 
-export async function Allreduce(ch: CollChannel, sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike, tag: number): Promise<void> {
+export function Allreduce(ch: CollChannel, sendbuf: TypedArray | InPlace, recvbuf: TypedArray, op: OpLike, tag: number): Promise<void> {
+  // Not async, as allreduce: a small Allreduce is all latency.
   const known = opOrUndefined(op);
   const algorithm = selectAlgorithm('allreduce', selectionForOp(ch.size, recvbuf, known));
-  const { resolved, input } = await checked(ch, tag, () => allreducePeers(ch, algorithm), () => {
+  let resolved: Op, input: TypedArray;
+  try {
     const recv = typed(recvbuf, 'Allreduce: recvbuf');
-    const input = sendbuf === IN_PLACE ? recv : sameShape(typed(sendbuf, 'Allreduce: sendbuf'), recv, 'Allreduce');
-    return { resolved: typedOp(op, recv, 'Allreduce'), input };
-  });
-  await runTypedAllreduce(ch, tag, algorithm, resolved, input === recvbuf ? undefined : input, recvbuf);
+    input = sendbuf === IN_PLACE ? recv : sameShape(typed(sendbuf, 'Allreduce: sendbuf'), recv, 'Allreduce');
+    resolved = typedOp(op, recv, 'Allreduce');
+  } catch (err) {
+    return relayFailures(ch, tag, allreducePeers(ch, algorithm), err as TsmpiError, () => Promise.reject(err));
+  }
+  return runTypedAllreduce(ch, tag, algorithm, resolved, input === recvbuf ? undefined : input, recvbuf);
 }
 
 export async function scan<T>(ch: CollChannel, obj: T, op: OpLike, tag: number): Promise<T> {
@@ -502,7 +506,7 @@ function allreducePeers(ch: CollChannel, algorithm: AlgorithmOf<'allreduce'>): n
 }
 
 /** Typed allreduce of `sendbuf` (undefined: IN_PLACE) into `recvbuf` with an already chosen algorithm. */
-async function runTypedAllreduce(
+function runTypedAllreduce(
   ch: CollChannel,
   tag: number,
   algorithm: AlgorithmOf<'allreduce'>,
@@ -511,12 +515,13 @@ async function runTypedAllreduce(
   recvbuf: TypedArray,
 ): Promise<void> {
   if (algorithm === 'recursive_doubling') {
-    await allreduceRecursiveDoubling(ch, tag, typedReduction(ch, tag, op, recvbuf), sendbuf ?? recvbuf, recvbuf);
-    return;
+    return allreduceRecursiveDoubling(ch, tag, typedReduction(ch, tag, op, recvbuf), sendbuf ?? recvbuf, recvbuf).then(nothing);
   }
   const run = algorithm === 'ring' ? allreduceRing : allreduceRabenseifner;
-  await run(ch, tag, typedKernel(op, dtypeOf(recvbuf)), opUnit(op), sendbuf, recvbuf);
+  return run(ch, tag, typedKernel(op, dtypeOf(recvbuf)), opUnit(op), sendbuf, recvbuf);
 }
+
+function nothing(): void {}
 
 async function objectScan(ch: CollChannel, obj: unknown, op: OpLike, tag: number, exclusive: boolean): Promise<unknown> {
   selectAlgorithm(exclusive ? 'exscan' : 'scan', { size: ch.size, bytes: 0, objects: true });

@@ -274,18 +274,20 @@ function kernelSource(op: BuiltinOpName, dtype: number): string | undefined {
  */
 const KERNEL_UNROLL = 16;
 
-const kernelCache = new Map<string, TypedKernel>();
+/** Kernels made so far, by op and element kind (looked up at every typed reduction: no string keys). */
+const kernelCache = new Map<BuiltinOpName, (TypedKernel | undefined)[]>();
 
 function builtinKernel(op: BuiltinOpName, dtype: number): TypedKernel {
-  const key = `${op}:${dtype}`;
-  let kernel = kernelCache.get(key);
+  let byKind = kernelCache.get(op);
+  if (!byKind) kernelCache.set(op, (byKind = []));
+  let kernel = byKind[dtype];
   if (!kernel) {
     const source = kernelSource(op, dtype);
     if (source === undefined) {
       throw tsmpiError('TSMPI_ERR_OP', `${op} is defined on integer element types only, not ${dtypeName(dtype)}`);
     }
     kernel = new Function(source)() as TypedKernel;
-    kernelCache.set(key, kernel);
+    byKind[dtype] = kernel;
   }
   return kernel;
 }

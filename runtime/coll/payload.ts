@@ -30,10 +30,9 @@ export function typedPayload(ch: CollChannel, tag: number, like: TypedArray, def
   let scratch = defaultTarget;
   return {
     send: (value, dest) => ch.send(value, dest, tag),
-    recv: async (source, target) => {
+    recv: (source, target) => {
       const into = target ?? (scratch ??= newLike(like));
-      await recvExact(ch, into, source, tag);
-      return into;
+      return recvExact(ch, into, source, tag).then(() => into);
     },
   };
 }
@@ -65,7 +64,7 @@ export function typedReduction(ch: CollChannel, tag: number, op: Op, like: Typed
 export function encodedPayload(ch: CollChannel, tag: number): Payload<readonly Uint8Array[]> {
   return {
     send: (parts, dest) => ch.sendEncoded(parts, dest, tag),
-    recv: async (source) => [await ch.recvEncoded(source, tag)],
+    recv: (source) => ch.recvEncoded(source, tag).then((bytes) => [bytes]),
   };
 }
 
