@@ -5,7 +5,10 @@
 //     pauses from a seed, two constructors in flight at once);
 //   - ranks that call different collectives, or one with different roots, as the same call fail that call
 //     on every rank with TSMPI_ERR_COLL_MISMATCH naming both calls and the communicator
-//     (test/fixtures/coll/wrong-call.ts), and the communicator goes on working.
+//     (test/fixtures/coll/wrong-call.ts), and the communicator goes on working;
+//   - collectives issued back to back, each before the earlier ones settle, with random per-rank pauses
+//     and only some of them awaited along the way, all give the right result on every rank
+//     (test/fixtures/interleave/pipelined.ts: barrier, allreduce, typed Allreduce, bcast).
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertNothingLeft, disposeAllJobs, fixture, linesOf, runJob } from '../helpers/job.js';
 
@@ -13,6 +16,7 @@ afterAll(disposeAllJobs);
 
 const INFLIGHT = fixture('interleave/inflight.ts');
 const WRONG_CALL = fixture('coll/wrong-call.ts');
+const PIPELINED = fixture('interleave/pipelined.ts');
 
 describe('collectives started while a constructor of the same communicator is pending', () => {
   // Seeds per size: every seed runs every constructor with every collective family (28 × 4 cases).
@@ -26,6 +30,19 @@ describe('collectives started while a constructor of the same communicator is pe
     expect(ok.length, text).toBe(np);
     for (const line of ok) expect(Number(/checks=(\d+)/.exec(line)![1]), line).toBeGreaterThan(100);
   }, 250_000);
+});
+
+describe('collectives issued before the earlier ones settle', () => {
+  // 40 calls per seed on every rank; 8 seeds per size.
+  it.each([[2, 1, 8], [3, 9, 16], [4, 17, 24], [5, 25, 32], [8, 33, 40]])('%i ranks, seeds %i to %i: every result right on every rank', async (np, from, to) => {
+    const r = await runJob({ np, script: PIPELINED, args: [String(from), String(to)], timeoutMs: 120_000, launcherArgs: ['--timeout', '110'] });
+    await assertNothingLeft(r, { graceMs: 2000 });
+    const text = `--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+    expect(r.code, text).toBe(0);
+    const ok = linesOf(r.stdout).filter((l) => l.startsWith('OK pipelined '));
+    expect(ok.map((l) => Number(/rank=(\d+)/.exec(l)![1])).sort((a, b) => a - b), text).toEqual(Array.from({ length: np }, (_, i) => i));
+    for (const line of ok) expect(line, text).toContain(`checks=${40 * (to - from + 1)}`);
+  }, 130_000);
 });
 
 describe('mismatched collectives fail the call on every rank with TSMPI_ERR_COLL_MISMATCH', () => {
