@@ -32,8 +32,8 @@ export const onSettled = Symbol('tsmpi.onSettled');
  * shared-memory channels of a rank thread (transport/shm-channel.ts). Set by the engine of such a rank.
  */
 export interface Progress {
-  /** The program waits: move bytes until `done()` or for a bounded time. */
-  spin(done: () => boolean): void;
+  /** The program waits: move bytes until `waiting.done` or for a bounded time. */
+  spin(waiting: { readonly done: boolean }): void;
   /** Moves whatever can move now, once. */
   progress(): boolean;
 }
@@ -235,7 +235,7 @@ export class Request<T = void> implements PromiseLike<T> {
     this.#inactive = true;
     this.#markAwaited();
     if (!this.#promise) {
-      if (this.#state === PENDING && progressHook) progressHook.spin(() => this.#state !== PENDING);
+      if (this.#state === PENDING && progressHook) progressHook.spin(this);
       if (this.#state === FULFILLED) this.#promise = Promise.resolve(this.#value as T);
       else if (this.#state === REJECTED) this.#promise = Promise.reject(this.#error);
       else this.#promise = this.#pendingPromise().then(undefined, atCallSite);

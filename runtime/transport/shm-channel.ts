@@ -427,11 +427,11 @@ export class ShmTransport {
   }
 
   /**
-   * The program waits for something (`done` says when it came): move bytes until it is done, for a
+   * The program waits for something (`waiting.done` says when it came): move bytes until it is done, for a
    * bounded time — or, when the rank threads outnumber the cores, only once — then let the event loop
    * run; the rank is woken by its doorbell.
    */
-  spin(done: () => boolean): void {
+  spin(waiting: { readonly done: boolean }): void {
     const words = this.arena.words, parked = this.arena.bell(this.arena.me) + BELL_PARKED;
     if (!this.#options.spin) {
       this.progress();
@@ -442,7 +442,7 @@ export class ShmTransport {
     const start = performance.now();
     let last = start;
     let moved = false;
-    for (let turn = 1; !done(); turn++) {
+    for (let turn = 1; !waiting.done; turn++) {
       if (this.progress()) moved = true;
       // The clock every CLOCK_EVERY turns: a read costs more than a turn that finds nothing, and the
       // turns between two reads are what a message waits to be seen.
