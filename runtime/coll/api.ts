@@ -59,16 +59,23 @@ export function barrier(ch: CollChannel, tag: number): Promise<void> {
 }
 export const Barrier = barrier;
 
-export async function bcast<T>(ch: CollChannel, obj: T, root: number, tag: number): Promise<T> {
+export function bcast<T>(ch: CollChannel, obj: T, root: number, tag: number): Promise<T> {
+  // Not async, as allreduce: a broadcast of a small object is all latency.
   checkRoot(ch, root, 'bcast');
   selectAlgorithm('bcast', { size: ch.size, bytes: 0, objects: true });
-  if (ch.size === 1) return obj;
+  if (ch.size === 1) return Promise.resolve(obj);
   const payload = encodedPayload(ch, tag);
-  const children = () => binomialChildren(ch.rank, ch.size, root);
-  const encoded = ch.rank === root ? await checked(ch, tag, children, () => ch.encode(obj)) : undefined;
-  await readyUp(ch, root, tag, 'bcast', undefined, undefined);
-  const received = await bcastBinomial(ch, root, tag, payload, encoded);
-  return ch.rank === root ? obj : (ch.decode(joinParts(received)) as T);
+  let encoded: readonly Uint8Array[] | undefined;
+  if (ch.rank === root) {
+    try {
+      encoded = ch.encode(obj);
+    } catch (err) {
+      return relayFailures(ch, tag, binomialChildren(ch.rank, ch.size, root), err as TsmpiError, () => Promise.reject(err));
+    }
+  }
+  return readyUp(ch, root, tag, 'bcast', undefined, undefined)
+    .then(() => bcastBinomial(ch, root, tag, payload, encoded))
+    .then((received) => (ch.rank === root ? obj : (ch.decode(joinParts(received)) as T)));
 }
 
 export async function Bcast(ch: CollChannel, buf: TypedArray, root: number, tag: number): Promise<void> {

@@ -19,9 +19,9 @@ export function bcastBinomial<V>(ch: CollChannel, root: number, tag: number, pay
   const { rank, size } = ch;
   const node = binomialNode(relativeRank(rank, root, size), size);
   const children = binomialChildren(rank, size, root);
-  return relayFailures(ch, tag, children, undefined, async () => {
-    const received = node.parent < 0 ? (value as V) : await payload.recv(absoluteRank(node.parent, root, size));
-    await Promise.all(children.map((child) => payload.send(received, child)));
-    return received;
-  });
+  // A promise chain rather than an async body: a small broadcast is all latency.
+  const forward = (received: V): V | Promise<V> =>
+    children.length === 0 ? received : Promise.all(children.map((child) => payload.send(received, child))).then(() => received);
+  return relayFailures(ch, tag, children, undefined, () =>
+    node.parent < 0 ? Promise.resolve(forward(value as V)) : payload.recv(absoluteRank(node.parent, root, size)).then(forward));
 }

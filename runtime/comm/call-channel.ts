@@ -12,6 +12,8 @@ import { dtypeOf, type TypedArray } from '../wire/dtype.js';
 /** A notice without a shape: an empty message. */
 const NO_DATA = new Uint8Array(0);
 
+function nothing(): void {}
+
 /** The part of a communicator its collective calls need, shared by all of them. */
 export interface CommWire {
   readonly engine: Engine;
@@ -66,8 +68,8 @@ export class CallChannel implements CollChannel {
     return this.send(shape ?? NO_DATA, dest, tag);
   }
 
-  async recvNotice(source: number, tag: number, into?: Float64Array): Promise<void> {
-    await this.recv(into ?? NO_DATA, source, tag);
+  recvNotice(source: number, tag: number, into?: Float64Array): Promise<void> {
+    return this.recv(into ?? NO_DATA, source, tag).then(nothing);
   }
 
   sendError(code: TsmpiErrorCode, message: string, dest: number, tag: number): Promise<void> {
