@@ -78,15 +78,22 @@ export function bcast<T>(ch: CollChannel, obj: T, root: number, tag: number): Pr
     .then((received) => (ch.rank === root ? obj : (ch.decode(joinParts(received)) as T)));
 }
 
-export async function Bcast(ch: CollChannel, buf: TypedArray, root: number, tag: number): Promise<void> {
+export function Bcast(ch: CollChannel, buf: TypedArray, root: number, tag: number): Promise<void> {
+  // Not async, as bcast: a small Bcast is all latency.
   checkRoot(ch, root, 'Bcast');
   const algorithm = selectAlgorithm('bcast', { size: ch.size, bytes: byteLengthOf(buf) });
   const peers = () =>
     algorithm === 'binomial' ? binomialChildren(ch.rank, ch.size, root) : scatterAllgatherPeers(ch.rank, ch.size, root);
-  const shape = shapeOf(await checked(ch, tag, peers, () => typed(buf, 'Bcast: buf')));
-  await readyUp(ch, root, tag, 'Bcast', shape, ch.rank === root ? () => shape : undefined);
-  if (algorithm === 'binomial') await bcastBinomial(ch, root, tag, typedPayload(ch, tag, buf, buf), buf);
-  else await bcastScatterAllgather(ch, buf, root, tag);
+  let shape: Shape;
+  try {
+    shape = shapeOf(typed(buf, 'Bcast: buf'));
+  } catch (err) {
+    return relayFailures(ch, tag, peers(), err as TsmpiError, () => Promise.reject(err));
+  }
+  return readyUp(ch, root, tag, 'Bcast', shape, ch.rank === root ? () => shape : undefined).then(() =>
+    algorithm === 'binomial'
+      ? bcastBinomial(ch, root, tag, typedPayload(ch, tag, buf, buf), buf).then(nothing)
+      : bcastScatterAllgather(ch, buf, root, tag));
 }
 
 // ---------------------------------------------------------------------------------------------
