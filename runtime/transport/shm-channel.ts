@@ -115,6 +115,11 @@ export class ShmChannel implements Channel {
     return this.#pending.length > 0;
   }
 
+  /** A frame from the peer is part-way through the ring: the rest of its bytes are on their way. */
+  get midFrame(): boolean {
+    return (this.#parser?.bytesPending ?? 0) > 0;
+  }
+
   write(head: Uint8Array, payload: readonly Uint8Array[], done: WriteDone | undefined): boolean {
     if (this.#closed) {
       if (done) queueMicrotask(() => done(tsmpiError('TSMPI_ERR_PEER_LOST', `the channel to rank ${this.peer} is closed`)));
@@ -497,12 +502,16 @@ export class ShmTransport {
     const words = this.arena.words, parked = this.arena.bell(this.arena.me) + BELL_PARKED;
     Atomics.store(words, parked, 0);
     if (this.#options.spin) {
-      // A burst: while bytes keep coming (a large message streaming), keep moving them.
+      // A burst: while a frame streams through a ring (or ours wait for room), keep moving its bytes.
+      // Once none does, return at once: what arrived completes only when the program's microtasks run,
+      // and spinning on here for an idle spell delayed every wake of a parked rank by that spell.
       const start = performance.now();
       let last = start;
       for (;;) {
+        const moved = this.progress();
+        if (!this.#streaming()) break;
         const now = performance.now();
-        if (this.progress()) last = now;
+        if (moved) last = now;
         else if (now - last > IDLE_SPIN_MS / 4) break;
         if (now - start > MAX_SPIN_MS) break;
       }
@@ -510,6 +519,13 @@ export class ShmTransport {
       while (this.progress()) { /* until nothing moves */ }
     }
     this.#arm();
+  }
+
+  /** Bytes are part-way between this rank and a peer: a frame arriving, or one of ours waiting for room. */
+  #streaming(): boolean {
+    if (this.#waitingForRoom.size > 0) return true;
+    for (const channel of this.#channels) if (channel?.midFrame) return true;
+    return false;
   }
 
   close(): void {
