@@ -3,7 +3,9 @@
 import { hostname } from 'node:os';
 import type { Comm } from '../comm/comm.js';
 import { ANY_SOURCE } from '../constants.js';
-import { CHUNK, compactList, READY, RESULT, TAG_REPLY, TAG_WORK, type ChunkMessage, type FromWorker, type ToWorker } from './protocol.js';
+import {
+  BATCH, CHUNK, compactList, READY, RESULT, TAG_REPLY, TAG_WORK, type BatchEntry, type ChunkMessage, type FromWorker, type ToWorker,
+} from './protocol.js';
 import type { TaskTable } from './registry.js';
 import { callEncoded, runChunk } from './worker.js';
 
@@ -40,7 +42,9 @@ export class RemoteLinks implements WorkerLinks {
   }
 
   send(worker: number, message: ToWorker, onFailure: (error: unknown) => void): void {
-    const onWire: ToWorker = message[0] === CHUNK ? [CHUNK, message[1], message[2], message[3], compactList(message[4] as unknown[])] : message;
+    let onWire = message;
+    if (message[0] === CHUNK) onWire = [CHUNK, message[1], message[2], message[3], compactList(message[4] as unknown[])];
+    else if (message[0] === BATCH) onWire = [BATCH, message[1].map(([id, task, spread, items]): BatchEntry => [id, task, spread, compactList(items as unknown[])])];
     this.comm.isend(onWire, worker, TAG_WORK).wait().catch(onFailure);
   }
 
@@ -71,8 +75,9 @@ export class InProcessLinks implements WorkerLinks {
   }
 
   send(_worker: number, message: ToWorker): void {
-    if (message[0] !== CHUNK) return;
-    this.#chunks.push(message);
+    if (message[0] === CHUNK) this.#chunks.push(message);
+    else if (message[0] === BATCH) for (const [id, task, spread, items] of message[1]) this.#chunks.push([CHUNK, id, task, spread, items]);
+    else return;
     if (!this.#running) void this.#run();
   }
 

@@ -164,7 +164,17 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
     return WINDOW_CHUNKS_PER_WORKER * this.#numWorkers * this.#sizer.size;
   }
 
+  /** Reads chunks while the window has room; those read together go to the pool together (Pool.enqueue). */
   #fill(): void {
+    const read: Chunk[] = [];
+    try {
+      this.#fillInto(read);
+    } finally {
+      if (read.length > 0) this.#pool.enqueue(...read);
+    }
+  }
+
+  #fillInto(read: Chunk[]): void {
     while (!this.#finished && !this.#inputDone && !this.#reading && this.#read - this.#consumed < this.#window()) {
       const size = this.#sizer.size;
       const source = this.#source;
@@ -191,11 +201,12 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
           }
         }
       } catch (e) {
-        this.#dispatch(items, false);
+        this.#dispatch(items, false, read);
+        this.#pool.enqueue(...read.splice(0));
         this.#inputFailed(e);
         return;
       }
-      this.#dispatch(items, ended);
+      this.#dispatch(items, ended, read);
     }
   }
 
@@ -225,12 +236,14 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
     this.#fill();
   }
 
-  #dispatch(items: unknown[], ended: boolean): void {
+  /** Makes a chunk of `items` and queues it in the pool, or in `read` for #fill to queue. */
+  #dispatch(items: unknown[], ended: boolean, read?: Chunk[]): void {
     if (items.length > 0) {
       const chunk = newChunk(this.#task.index, this.#task.name, this.#spread, items, this.#read, this);
       this.#read += items.length;
       this.#chunks.add(chunk);
-      this.#pool.enqueue(chunk);
+      if (read) read.push(chunk);
+      else this.#pool.enqueue(chunk);
     }
     if (ended) this.#inputEnded();
   }

@@ -6,7 +6,8 @@
 import { isTsmpiError, tsmpiError } from '../errors.js';
 import type { WorkerLinks } from './links.js';
 import {
-  CHUNK, CHUNKS_PER_WORKER, MAX_CHUNKS_PER_WORKER, READY, RESULT, SHORT_WORK_SECONDS, STOP, type FromWorker, type ReadyMessage, type ResultMessage,
+  BATCH, CHUNK, CHUNKS_PER_WORKER, MAX_CHUNKS_PER_WORKER, READY, RESULT, RESULTS, SHORT_WORK_SECONDS, STOP,
+  type BatchEntry, type FromWorker, type ReadyMessage, type ResultMessage, type ResultsMessage, type ToWorker,
 } from './protocol.js';
 import { decodeError } from './remote-error.js';
 
@@ -46,10 +47,12 @@ export interface Chunk {
   estimate: number;
   /** Worker seconds its results reported so far. */
   seconds: number;
+  /** It goes in a message of its own, never in a BATCH (its batch could not be serialized). */
+  alone: boolean;
 }
 
 export function newChunk(task: number, taskName: string, spread: 0 | 1, items: unknown[], base: number, sink: ChunkSink): Chunk {
-  return { task, taskName, spread, items, base, sink, state: 'new', remaining: items.length, id: 0, worker: -1, estimate: Infinity, seconds: 0 };
+  return { task, taskName, spread, items, base, sink, state: 'new', remaining: items.length, id: 0, worker: -1, estimate: Infinity, seconds: 0, alone: false };
 }
 
 interface WorkerSlot {
@@ -110,18 +113,23 @@ export class Pool {
     return this.#failure;
   }
 
-  /** Queues `chunk` (or fails it at once when the pool is broken). */
-  enqueue(chunk: Chunk): void {
+  /**
+   * Queues `chunks` (or fails them at once when the pool is broken), and sends what the workers have
+   * room for: the chunks of one call go out together, so that a worker's share can travel as one BATCH.
+   */
+  enqueue(...chunks: Chunk[]): void {
     const refusal = this.#failure ?? this.#broken;
-    if (refusal !== undefined) {
-      chunk.state = 'done';
-      chunk.sink.fail(chunk, 0, refusal);
-      return;
+    for (const chunk of chunks) {
+      if (refusal !== undefined) {
+        chunk.state = 'done';
+        chunk.sink.fail(chunk, 0, refusal);
+        continue;
+      }
+      chunk.state = 'queued';
+      this.#queue.push(chunk);
+      this.#queued++;
     }
-    chunk.state = 'queued';
-    this.#queue.push(chunk);
-    this.#queued++;
-    this.#pump();
+    if (refusal === undefined) this.#pump();
   }
 
   /** Takes a queued chunk out; false once it was sent (or done). */
@@ -210,33 +218,93 @@ export class Pool {
     this.#queued += chunks.length;
   }
 
+  /**
+   * Sends queued chunks while workers have room. Chunks of known short work (a map's, once its task
+   * has run) that this pass gives one worker go as one BATCH (protocol.ts); others go one by one.
+   */
   #pump(): void {
-    while (this.#queued > 0 && this.#failure === undefined) {
-      const estimate = this.#estimate(this.#peek()!);
-      const slot = this.#pickWorker(estimate);
-      if (!slot) break;
-      const chunk = this.#dequeue()!;
-      this.#queued--;
-      chunk.id = this.#nextId++;
-      try {
-        this.#links.send(slot.rank, [CHUNK, chunk.id, chunk.task, chunk.spread, chunk.items], (e) => this.#fail(e));
-      } catch (e) {
-        if (!isTsmpiError(e, 'TSMPI_ERR_SERIALIZE')) throw e;
-        this.#unsendable(chunk, e.message);
-        continue;
+    let batches: Map<WorkerSlot, Chunk[]> | undefined;
+    for (;;) {
+      while (this.#queued > 0 && this.#failure === undefined) {
+        const next = this.#peek()!;
+        const estimate = this.#estimate(next);
+        const slot = this.#pickWorker(estimate);
+        if (!slot) break;
+        const chunk = this.#dequeue()!;
+        this.#queued--;
+        chunk.id = this.#nextId++;
+        const batch = !chunk.alone && estimate <= SHORT_WORK_SECONDS ? batches?.get(slot) ?? [] : undefined;
+        if (batch && batch.reduce((work, c) => work + c.estimate, estimate) <= SHORT_WORK_SECONDS) {
+          this.#markSent(chunk, slot, estimate);
+          if (batch.length === 0) (batches ??= new Map()).set(slot, batch);
+          batch.push(chunk);
+          continue;
+        }
+        try {
+          this.#links.send(slot.rank, [CHUNK, chunk.id, chunk.task, chunk.spread, chunk.items], (e) => this.#fail(e));
+        } catch (e) {
+          if (!isTsmpiError(e, 'TSMPI_ERR_SERIALIZE')) throw e;
+          this.#unsendable(chunk, e.message);
+          continue;
+        }
+        this.#markSent(chunk, slot, estimate);
+        chunk.sink.sent?.(chunk);
       }
-      chunk.state = 'sent';
-      chunk.worker = slot.rank;
-      chunk.estimate = estimate;
-      slot.inFlight++;
-      if (Number.isFinite(estimate)) slot.work += estimate;
-      else slot.unknownWork++;
-      this.#expected += chunk.remaining;
-      this.#inFlight.set(chunk.id, chunk);
-      chunk.sink.sent?.(chunk);
+      if (!batches) break;
+      const unsent = this.#sendBatches(batches);
+      batches = undefined;
+      if (unsent.length === 0) break;
+      // A batch that cannot be serialized: its chunks go again, one by one, so that only the calls
+      // whose arguments cannot be sent fail.
+      for (const chunk of unsent) chunk.alone = true;
+      this.#requeueFirst(unsent);
     }
     this.#receive();
     this.#checkIdle();
+  }
+
+  /** Sends each worker its batch; returns the chunks of batches that cannot be serialized (taken back). */
+  #sendBatches(batches: Map<WorkerSlot, Chunk[]>): Chunk[] {
+    const unsent: Chunk[] = [];
+    for (const [slot, chunks] of batches) {
+      if (this.#failure !== undefined) break;
+      const message: ToWorker = chunks.length === 1
+        ? [CHUNK, chunks[0]!.id, chunks[0]!.task, chunks[0]!.spread, chunks[0]!.items]
+        : [BATCH, chunks.map((c): BatchEntry => [c.id, c.task, c.spread, c.items])];
+      try {
+        this.#links.send(slot.rank, message, (e) => this.#fail(e));
+      } catch (e) {
+        if (!isTsmpiError(e, 'TSMPI_ERR_SERIALIZE')) throw e;
+        for (const chunk of chunks) this.#unmarkSent(chunk, slot);
+        unsent.push(...chunks);
+        continue;
+      }
+      for (const chunk of chunks) chunk.sink.sent?.(chunk);
+    }
+    return unsent;
+  }
+
+  /** `chunk` is on its way to `slot`'s worker (or is about to be, in a batch). */
+  #markSent(chunk: Chunk, slot: WorkerSlot, estimate: number): void {
+    chunk.state = 'sent';
+    chunk.worker = slot.rank;
+    chunk.estimate = estimate;
+    slot.inFlight++;
+    if (Number.isFinite(estimate)) slot.work += estimate;
+    else slot.unknownWork++;
+    this.#expected += chunk.remaining;
+    this.#inFlight.set(chunk.id, chunk);
+  }
+
+  /** Undoes #markSent for a chunk whose batch could not be sent. */
+  #unmarkSent(chunk: Chunk, slot: WorkerSlot): void {
+    chunk.worker = -1;
+    slot.inFlight--;
+    if (Number.isFinite(chunk.estimate)) slot.work -= chunk.estimate;
+    else slot.unknownWork--;
+    if (slot.inFlight === 0) slot.work = 0;
+    this.#expected -= chunk.remaining;
+    this.#inFlight.delete(chunk.id);
   }
 
   /**
@@ -275,6 +343,7 @@ export class Pool {
   #handle(message: FromWorker): void {
     if (message[0] === READY) this.#ready(message);
     else if (message[0] === RESULT) this.#result(message);
+    else if (message[0] === RESULTS) this.#results(message);
     else throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor root: unknown message kind ${String((message as unknown[])[0])}`);
   }
 
@@ -297,7 +366,18 @@ export class Pool {
     this.#pump();
   }
 
-  #result([, worker, id, offset, values, failures, seconds]: ResultMessage): void {
+  #result(message: ResultMessage): void {
+    this.#settle(message);
+    this.#pump();
+  }
+
+  /** A batch's results: every chunk settles before anything more is sent. */
+  #results([, worker, results]: ResultsMessage): void {
+    for (const [id, values, failures, seconds] of results) this.#settle([RESULT, worker, id, 0, values, failures, seconds]);
+    this.#pump();
+  }
+
+  #settle([, worker, id, offset, values, failures, seconds]: ResultMessage): void {
     const chunk = this.#inFlight.get(id);
     const slot = this.#slots.get(worker);
     if (!chunk || !slot || chunk.worker !== worker) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor root: unexpected result of chunk ${id} from rank ${worker}`);
@@ -317,7 +397,6 @@ export class Pool {
     const origin = { rank: worker, size: this.#size, host: slot.host, task: chunk.taskName };
     const errors = failures && failures.map(([i, encoded]): [number, unknown] => [i, decodeError(encoded, origin)]);
     chunk.sink.settle(chunk, offset, values, errors, seconds);
-    this.#pump();
   }
 
   /** The pool cannot go on: every chunk queued or in flight fails with `error`, and so will later ones. */

@@ -3,10 +3,12 @@
 // starts), so they never match the user's own messages. Tuples rather than records: a chunk of a
 // few small items is mostly header, and msgpack writes an array without its keys.
 //
-//   root → worker, tag WORK:   CHUNK  [0, id, task index, spread, items]
-//                              STOP   [1]
-//   worker → root, tag REPLY:  READY  [0, worker, host name, init error or null]        (once, first)
-//                              RESULT [1, worker, id, offset, values, failures, seconds]
+//   root → worker, tag WORK:   CHUNK   [0, id, task index, spread, items]
+//                              STOP    [1]
+//                              BATCH   [2, [[id, task index, spread, items], …]]
+//   worker → root, tag REPLY:  READY   [0, worker, host name, init error or null]        (once, first)
+//                              RESULT  [1, worker, id, offset, values, failures, seconds]
+//                              RESULTS [2, worker, [[id, values, failures, seconds], …]]
 //
 // A chunk is several calls of one task: item i is the argument (spread 0, `map`) or the argument list
 // (spread 1, `submit` and `starmap`) of call i. Its RESULT gives the values of calls offset,
@@ -14,6 +16,12 @@
 // EncodedError] pairs; `seconds` is the time the worker spent on the calls. A worker answers a chunk
 // with one RESULT, or, when that one cannot be serialized, with one RESULT per call (offset counts
 // them), the calls whose value cannot be serialized failing with TSMPI_ERR_SERIALIZE.
+//
+// A BATCH is the chunks of known short work (SHORT_WORK_SECONDS in all at most, since its first
+// results wait for its last chunk) that root picked for one worker at once, in one message; the worker
+// runs them in order and answers them all in one RESULTS (or, when that cannot be serialized, each
+// chunk as above). Waking a parked rank thread or process costs 25–100 µs here, and a map of short
+// calls cut into chunks ('auto': four per worker) otherwise woke each worker and root once per chunk.
 //
 // Flow: root keeps CHUNKS_PER_WORKER chunks in flight per worker, so that a worker finds its next
 // chunk waiting while it reports the last one, and root always knows how many messages are still to
@@ -39,21 +47,25 @@ export const MAX_CHUNKS_PER_WORKER = 8;
 export const SHORT_WORK_SECONDS = 0.001;
 
 /** Message kinds (the first element of each message). */
-export const CHUNK = 0, STOP = 1;
-export const READY = 0, RESULT = 1;
+export const CHUNK = 0, STOP = 1, BATCH = 2;
+export const READY = 0, RESULT = 1, RESULTS = 2;
 
 /** A list of items or values as it travels: as it is, or its numbers (compactList). */
 export type ListOnWire = unknown[] | Float64Array;
 
 export type ChunkMessage = [kind: typeof CHUNK, id: number, task: number, spread: 0 | 1, items: ListOnWire];
-export type ToWorker = ChunkMessage | [kind: typeof STOP];
+export type BatchEntry = [id: number, task: number, spread: 0 | 1, items: ListOnWire];
+export type BatchMessage = [kind: typeof BATCH, chunks: BatchEntry[]];
+export type ToWorker = ChunkMessage | BatchMessage | [kind: typeof STOP];
 
 export type Failures = [index: number, error: EncodedError][];
 export type ReadyMessage = [kind: typeof READY, worker: number, host: string, initError: EncodedError | null];
 export type ResultMessage = [
   kind: typeof RESULT, worker: number, id: number, offset: number, values: ListOnWire, failures: Failures | null, seconds: number,
 ];
-export type FromWorker = ReadyMessage | ResultMessage;
+export type ResultsEntry = [id: number, values: ListOnWire, failures: Failures | null, seconds: number];
+export type ResultsMessage = [kind: typeof RESULTS, worker: number, results: ResultsEntry[]];
+export type FromWorker = ReadyMessage | ResultMessage | ResultsMessage;
 
 /**
  * Lists shorter than this stay lists: 512 B, the object codec's out-of-band threshold (p2p/codec.ts,

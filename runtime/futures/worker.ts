@@ -1,12 +1,14 @@
 // The worker side of an executor: every rank but root runs serveTasks between the start and the end
 // of withExecutor. It runs the initializer, reports READY, then runs the chunks root sends, one at a
-// time, and answers each (protocol.ts), until STOP. The next chunk is already waiting in the
-// worker's queue while it reports the last one (root keeps two or more in flight per worker).
+// time, and answers each (a BATCH's all at once: protocol.ts), until STOP. The next chunk is already
+// waiting in the worker's queue while it reports the last one (root keeps two or more in flight per
+// worker).
 import { hostname } from 'node:os';
 import type { Comm } from '../comm/comm.js';
 import { isTsmpiError, tsmpiError } from '../errors.js';
 import {
-  CHUNK, compactList, READY, RESULT, STOP, TAG_REPLY, TAG_WORK, type ChunkMessage, type Failures, type ResultMessage, type ToWorker,
+  BATCH, CHUNK, compactList, READY, RESULT, RESULTS, STOP, TAG_REPLY, TAG_WORK,
+  type BatchEntry, type ChunkMessage, type Failures, type ResultMessage, type ResultsEntry, type ResultsMessage, type ToWorker,
 } from './protocol.js';
 import { encodeError, type EncodedError } from './remote-error.js';
 import type { TaskTable } from './registry.js';
@@ -96,8 +98,33 @@ export async function serveTasks(
   for (;;) {
     const message = await comm.recv<ToWorker>(root, TAG_WORK);
     if (message[0] === STOP) return;
+    if (message[0] === BATCH) {
+      await runBatch(comm, root, table, message[1]);
+      continue;
+    }
     if (message[0] !== CHUNK) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor worker ${comm.rank}: unknown message kind ${String(message[0])}`);
     const { values, failures, seconds } = await runChunk(table, message);
     await reply(comm, root, [RESULT, comm.rank, message[1], 0, compactList(values), failures, seconds], table.names[message[2]]!);
   }
+}
+
+/** Runs a BATCH's chunks in order and answers them in one RESULTS; each chunk alone when that cannot be serialized. */
+async function runBatch(comm: Comm, root: number, table: TaskTable, chunks: BatchEntry[]): Promise<void> {
+  const results: ResultsEntry[] = [];
+  for (const [id, task, spread, items] of chunks) {
+    const { values, failures, seconds } = await runChunk(table, [CHUNK, id, task, spread, items]);
+    results.push([id, compactList(values), failures, seconds]);
+  }
+  let whole: Promise<void>;
+  try {
+    whole = comm.isend([RESULTS, comm.rank, results] satisfies ResultsMessage, root, TAG_REPLY).wait();
+  } catch (e) {
+    if (!isTsmpiError(e, 'TSMPI_ERR_SERIALIZE')) throw e;
+    for (let k = 0; k < results.length; k++) {
+      const [id, values, failures, seconds] = results[k]!;
+      await reply(comm, root, [RESULT, comm.rank, id, 0, values, failures, seconds], table.names[chunks[k]![1]]!);
+    }
+    return;
+  }
+  await whole;
 }
