@@ -262,6 +262,31 @@ async function p2pGroup(rep: number, group: 'p2p' | 'tcp', floor: FloorPair, job
   }
 }
 
+/** The late-receive row: the sender computes this long (s) before it sends, this many times per repetition. */
+const LATE_RELEASE_SECONDS = 0.002, LATE_COUNT = 50;
+
+/**
+ * A receive that waited long enough for its rank thread to stop spinning and sleep (2 ms), against
+ * waking a sleeping thread with Atomics.notify and nothing else (wake-floor.ts), measured back to back.
+ * The time is from the Send call to the Recv's completion, medians of LATE_COUNT messages.
+ */
+async function lateReceiveRow(rep: number, job: CommandJob): Promise<void> {
+  const r = row('p2p', 'latency of a Recv that waited 2 ms, ranks as threads', 8, 'latency', 'Atomics.waitAsync wake');
+  const count = opts.quick ? LATE_COUNT / 5 : LATE_COUNT;
+  let ours = 0, floor = 0;
+  await interleaved(rep,
+    async () => {
+      const out = execFileSync(process.execPath, [join(HERE, 'wake-floor.js'), String(LATE_RELEASE_SECONDS), String(count)], { encoding: 'utf8' });
+      floor = (JSON.parse(out) as { perIteration: number }).perIteration;
+    },
+    async () => {
+      ours = (await job.run<{ perIteration: number }>({ kind: 'late', size: 8, window: 1, budget: 0, release: LATE_RELEASE_SECONDS, count } satisfies P2pCommand)).perIteration;
+    });
+  r.ours.push(ours);
+  r.floor.push(floor);
+  log(`  p2p Recv after a 2 ms wait, threads: ours ${fmt(ours, 'latency')}, bare wake ${fmt(floor, 'latency')}`);
+}
+
 // ------------------------------------------------------------------------------------------------
 // The cost of --profile and --trace: the same ping-pong in a job that records, against one that does
 // not, measured back to back. Targets from the issue: --profile within 10% at 8 B and 1% at 1 MiB,
@@ -853,6 +878,14 @@ async function futuresGroup(rep: number, job: CommandJob): Promise<void> {
     r.ours.push(pool);
     r.floor.push(serial);
     log(`  futures ${kind}: pool ${fmt(pool, 'latency')}, serial ${fmt(serial, 'latency')} (${(serial / pool).toFixed(2)}× faster)`);
+    if (kind === 'pow10') {
+      // The same map on two bare threads (futures-floor.ts), measured right after: what the runtime adds.
+      const bare = JSON.parse(execFileSync(process.execPath, [join(HERE, 'futures-floor.js'), String(budget)], { encoding: 'utf8' })) as { pool: number; serial: number };
+      const b = row('futures', 'mapAll x ** 10, 3000 items, against the same map on 2 bare threads', undefined, 'latency', 'shared memory + Atomics, no runtime');
+      b.ours.push(pool);
+      b.floor.push(bare.pool);
+      log(`  futures pow10 on bare threads: ${fmt(bare.pool, 'latency')} (serial there ${fmt(bare.serial, 'latency')})`);
+    }
   }
 }
 
@@ -881,6 +914,7 @@ async function main(): Promise<void> {
       ? { delivering: await FloorPair.start('unix', 'deliver'), allocating: await FloorPair.start('unix', 'fresh') }
       : undefined;
     const p2pJob = has('p2p') || has('stream') ? new CommandJob(2, 'p2p') : undefined;
+    const lateJob = has('p2p') ? new CommandJob(2, 'p2p', {}, { ranks: 'threads' }) : undefined;
     const tcpJob = has('tcp') ? new CommandJob(2, 'p2p', { TSMPI_TRANSPORT: 'tcp' }) : undefined;
     const coll2 = has('coll') ? new CommandJob(2, 'coll') : undefined;
     const coll4 = has('coll') ? new CommandJob(4, 'coll') : undefined;
@@ -899,6 +933,7 @@ async function main(): Promise<void> {
     const floors = [unixFloor, tcpFloor, receiverFloors?.delivering, receiverFloors?.allocating];
     for (const f of floors) if (f) { await f.measure('pingpong', 8, 1, 0.05); await f.measure('pingpong', MiB, 1, 0.05); }
     for (const j of [p2pJob, tcpJob]) if (j) await warmP2pJob(j);
+    if (lateJob) await lateJob.run({ kind: 'late', size: 8, window: 1, budget: 0, release: LATE_RELEASE_SECONDS, count: 5 } satisfies P2pCommand);
     for (const j of [coll2, coll4]) if (j) await j.run({ op: 'Barrier', size: 0, budget: 0.05 } satisfies CollCommand);
     let openmpiJobs: OpenMpiJobs | undefined;
     if (has('openmpi')) {
@@ -916,7 +951,10 @@ async function main(): Promise<void> {
     const repeated = DEFAULT_GROUPS.some(has); // the algorithms group repeats its own measurements
     for (let rep = 0; repeated && rep < opts.reps; rep++) {
       log(`bench: repetition ${rep + 1} of ${opts.reps}`);
-      if (has('p2p')) await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!, receiverFloors);
+      if (has('p2p')) {
+        await p2pGroup(rep, 'p2p', unixFloor!, p2pJob!, receiverFloors);
+        await lateReceiveRow(rep, lateJob!);
+      }
       if (has('stream')) await streamGroup(rep, unixFloor!, p2pJob!);
       if (has('tcp')) await p2pGroup(rep, 'tcp', tcpFloor!, tcpJob!);
       if (has('observe')) await observeGroup(rep, tmp);
@@ -930,7 +968,7 @@ async function main(): Promise<void> {
       if (has('futures')) await futuresGroup(rep, futuresJob!);
     }
     if (has('algorithms')) await algorithmsGroup();
-    await Promise.all([p2pJob, tcpJob, coll2, coll4, futuresJob].map((j) => j?.close()));
+    await Promise.all([p2pJob, lateJob, tcpJob, coll2, coll4, futuresJob].map((j) => j?.close()));
     if (openmpiJobs) await closeOpenMpiJobs(openmpiJobs);
     for (const f of floors) f?.close();
   } finally {

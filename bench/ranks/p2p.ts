@@ -11,24 +11,30 @@
 //         timer   rank 0 arms a `timer`-second setTimeout and waits in a Recv that rank 1 completes
 //                 `release` seconds later, `count` times → the timer's actual delay (median, max):
 //                 whether a rank that waits for a message still runs its timers on time
+//         late    rank 0 waits in a Recv of 8 bytes that rank 1 sends after computing for `release`
+//                 seconds, `count` times → the time from the Send call to the Recv's completion
+//                 (median, max): what waking a rank that gave up waiting actively costs
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMM_WORLD as comm, Request, type Status } from 'tsmpi';
 import { WARM_SECONDS, iterationsFor, median, now, warmIterations } from '../lib.js';
 import { serveCommands } from './serve.js';
 
 export interface P2pCommand {
-  kind: 'typed' | 'object' | 'objf64' | 'stream' | 'timer' | 'quit';
+  kind: 'typed' | 'object' | 'objf64' | 'stream' | 'timer' | 'late' | 'quit';
   size: number;
   window: number;
   budget: number;
-  /** timer: the setTimeout's delay, the time rank 1 waits before it sends, and how many times (s, s, count). */
+  /**
+   * timer: the setTimeout's delay, the time rank 1 waits before it sends, and how many times (s, s, count);
+   * late: the time rank 1 computes before it sends, and how many times.
+   */
   timer?: number;
   release?: number;
   count?: number;
 }
 
 const peer = 1 - comm.rank;
-const TAG = 1, ACK_TAG = 2, CTL_TAG = 3, TIMER_TAG = 4;
+const TAG = 1, ACK_TAG = 2, CTL_TAG = 3, TIMER_TAG = 4, LATE_TAG = 5;
 
 type Body = (n: number) => Promise<void>;
 
@@ -131,6 +137,31 @@ async function timer(cmd: P2pCommand): Promise<{ perIteration: number; max: numb
   return comm.rank === 0 ? { perIteration: median(delays), max: Math.max(...delays), iterations: count, firedFirst } : undefined;
 }
 
+/**
+ * The late command: the sender stamps the message with the monotonic clock (one for the whole host)
+ * just before its Send; the receiver takes the difference when its Recv completes.
+ */
+async function late(cmd: P2pCommand): Promise<{ perIteration: number; max: number; iterations: number } | undefined> {
+  const release = cmd.release ?? 0.002, count = cmd.count ?? 50;
+  const stamp = new Float64Array(1);
+  const delays: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (comm.rank === 1) {
+      await comm.Recv(stamp, peer, CTL_TAG);
+      const start = now();
+      while (now() - start < release) { /* computing, as a straggler does */ }
+      stamp[0] = now();
+      await comm.Send(stamp, peer, LATE_TAG);
+      continue;
+    }
+    const received = comm.Recv(stamp, peer, LATE_TAG);
+    await comm.Send(stamp, peer, CTL_TAG);
+    await received;
+    delays.push(now() - stamp[0]!);
+  }
+  return comm.rank === 0 ? { perIteration: median(delays), max: Math.max(...delays), iterations: count } : undefined;
+}
+
 if (comm.size !== 2) throw new Error('bench/ranks/p2p runs on exactly 2 ranks');
 
-await serveCommands<P2pCommand>((cmd) => cmd.kind === 'quit', (cmd) => (cmd.kind === 'timer' ? timer(cmd) : measure(cmd)));
+await serveCommands<P2pCommand>((cmd) => cmd.kind === 'quit', (cmd) => (cmd.kind === 'timer' ? timer(cmd) : cmd.kind === 'late' ? late(cmd) : measure(cmd)));
