@@ -518,8 +518,13 @@ export class ShmTransport {
     } else {
       while (this.progress()) { /* until nothing moves */ }
     }
-    this.#arm();
+    // Watching the doorbell again (Atomics.waitAsync, 4–7 µs here) waits for the event loop to come
+    // around: what arrived completes in the microtasks right after this, before it. Until then the
+    // rank is awake and its flag down, so producers need not wake it.
+    setImmediate(this.#armNow);
   }
+
+  readonly #armNow = (): void => this.#arm();
 
   /** Bytes are part-way between this rank and a peer: a frame arriving, or one of ours waiting for room. */
   #streaming(): boolean {
