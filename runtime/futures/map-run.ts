@@ -10,6 +10,7 @@ import { tsmpiError } from '../errors.js';
 import { ChunkSizer, checkChunksize, knownLength, WINDOW_CHUNKS_PER_WORKER, type Chunksize } from './chunking.js';
 import { deadlineOf } from './future.js';
 import { newChunk, type Chunk, type ChunkSink, type Pool } from './pool.js';
+import { compactRange, type ListOnWire } from './protocol.js';
 
 /** How far a map has got, as given to its `onProgress` callback. */
 export interface Progress {
@@ -71,6 +72,19 @@ export interface TaskRef {
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 const NO_ERROR = Symbol('no error');
 
+/**
+ * mapAll's array for `total` values (undefined: not known, it grows), the first of which are `first`.
+ * Known numbers go straight into unboxed doubles: an array made holey (tagged slots) would be copied
+ * into new double storage at the first number stored, which doubled the map's allocation on root.
+ */
+function resultArray<R>(total: number | undefined, first: ArrayLike<unknown>): R[] {
+  if (total === undefined) return [];
+  if (!(first instanceof Float64Array)) return new Array<R>(total);
+  const out = [0.5];
+  out.length = total;
+  return out as R[];
+}
+
 /** Checks map options (TSMPI_ERR_ARG) and the input; returns the source to read. */
 function openSource(items: unknown, call: string): Source {
   if (Array.isArray(items) || (ArrayBuffer.isView(items) && !(items instanceof DataView))) {
@@ -120,8 +134,8 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   /** An error the iterator throws at its next call (onProgress threw). */
   #pendingError: unknown = NO_ERROR;
   #wakers: (() => void)[] = [];
-  /** mapAll: the values so far and the promise's ends. */
-  readonly #collect: (Collector<R> & { out: R[]; length: number; timer?: ReturnType<typeof setTimeout> }) | undefined;
+  /** mapAll: the values so far (the array is made with the first of them) and the promise's ends. */
+  readonly #collect: (Collector<R> & { out: R[] | undefined; length: number; timer?: ReturnType<typeof setTimeout> }) | undefined;
 
   /** Starts the map at once. `collect`: mapAll's promise ends (the map is ordered then). */
   constructor(
@@ -149,8 +163,7 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
     this.#total = knownLength(items);
     this.#sizer = new ChunkSizer(chunksize, this.#total, numWorkers);
     if (collect) {
-      // Known length: the values go straight to their places.
-      this.#collect = { out: this.#total === undefined ? [] : new Array<R>(this.#total), length: 0, ...collect };
+      this.#collect = { out: undefined, length: 0, ...collect };
       if (options.timeout !== undefined) this.#collect.timer = setTimeout(() => this.#timedOut(), options.timeout);
     }
     this.#fill();
@@ -182,22 +195,23 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
         this.#readAsync(source.iterator, size);
         return;
       }
-      let items: unknown[] = [];
+      let items: ListOnWire = [];
       let ended = false;
       try {
         if (source.kind === 'array') {
           const end = Math.min(source.next + size, source.array.length);
-          items = Array.prototype.slice.call(source.array, source.next, end);
+          items = compactRange(source.array, source.next, end);
           source.next = end;
           ended = end >= source.array.length;
         } else {
-          while (items.length < size) {
+          const read: unknown[] = (items = []);
+          while (read.length < size) {
             const r = source.iterator.next();
             if (r.done) {
               ended = true;
               break;
             }
-            items.push(r.value);
+            read.push(r.value);
           }
         }
       } catch (e) {
@@ -237,7 +251,7 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   }
 
   /** Makes a chunk of `items` and queues it in the pool, or in `read` for #fill to queue. */
-  #dispatch(items: unknown[], ended: boolean, read?: Chunk[]): void {
+  #dispatch(items: ListOnWire, ended: boolean, read?: Chunk[]): void {
     if (items.length > 0) {
       const chunk = newChunk(this.#task.index, this.#task.name, this.#spread, items, this.#read, this);
       this.#read += items.length;
@@ -328,7 +342,6 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   #drain(): void {
     const collect = this.#collect!;
     if (this.#finished) return;
-    const out = collect.out;
     for (let part = this.#nextPart(); part; part = this.#nextPart()) {
       this.#consumed += part.values.length;
       if (part.errors) {
@@ -338,12 +351,14 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
         return;
       }
       const values = part.values;
+      const out = (collect.out ??= resultArray<R>(this.#total, values));
       let at = collect.length;
       for (let i = 0; i < values.length; i++) out[at++] = values[i] as R;
       collect.length = at;
     }
     if (this.#ended()) {
       this.#finish();
+      const out = collect.out ?? [];
       out.length = collect.length;
       collect.resolve(out);
       return;

@@ -7,7 +7,7 @@ import { isTsmpiError, tsmpiError } from '../errors.js';
 import type { WorkerLinks } from './links.js';
 import {
   BATCH, CHUNK, CHUNKS_PER_WORKER, MAX_CHUNKS_PER_WORKER, READY, RESULT, RESULTS, SHORT_WORK_SECONDS, STOP,
-  type BatchEntry, type FromWorker, type ReadyMessage, type ResultMessage, type ResultsMessage, type ToWorker,
+  type BatchEntry, type FromWorker, type ListOnWire, type ReadyMessage, type ResultMessage, type ResultsMessage, type ToWorker,
 } from './protocol.js';
 import { decodeError } from './remote-error.js';
 
@@ -34,7 +34,8 @@ export interface Chunk {
   readonly taskName: string;
   /** 1: each item is an argument list (submit, starmap); 0: each item is the one argument (map). */
   readonly spread: 0 | 1;
-  readonly items: unknown[];
+  /** The calls' items: a list, or their numbers (protocol.ts, compactList). */
+  readonly items: ListOnWire;
   /** The sink's position of the first item (a map's item index). */
   readonly base: number;
   readonly sink: ChunkSink;
@@ -51,7 +52,7 @@ export interface Chunk {
   alone: boolean;
 }
 
-export function newChunk(task: number, taskName: string, spread: 0 | 1, items: unknown[], base: number, sink: ChunkSink): Chunk {
+export function newChunk(task: number, taskName: string, spread: 0 | 1, items: ListOnWire, base: number, sink: ChunkSink): Chunk {
   return { task, taskName, spread, items, base, sink, state: 'new', remaining: items.length, id: 0, worker: -1, estimate: Infinity, seconds: 0, alone: false };
 }
 
@@ -314,7 +315,7 @@ export class Pool {
    */
   #unsendable(chunk: Chunk, reason: string): void {
     if (chunk.items.length > 1) {
-      this.#requeueFirst(chunk.items.map((item, i) => newChunk(chunk.task, chunk.taskName, chunk.spread, [item], chunk.base + i, chunk.sink)));
+      this.#requeueFirst(Array.from(chunk.items, (item, i) => newChunk(chunk.task, chunk.taskName, chunk.spread, [item], chunk.base + i, chunk.sink)));
       chunk.state = 'done';
       return;
     }

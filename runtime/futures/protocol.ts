@@ -74,8 +74,24 @@ export type FromWorker = ReadyMessage | ResultMessage | ResultsMessage;
 export const NUMBER_LIST_MIN_ITEMS = 64;
 
 /** `list` as it should travel: a Float64Array when it is long enough and holds only numbers. */
-export function compactList(list: unknown[]): ListOnWire {
-  if (list.length < NUMBER_LIST_MIN_ITEMS) return list;
-  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'number') return list;
-  return Float64Array.from(list as number[]);
+export function compactList(list: ListOnWire): ListOnWire {
+  return list instanceof Float64Array ? list : compactRange(list, 0, list.length);
+}
+
+/**
+ * `list[start, end)` as it should travel (compactList), read straight from `list`: a map over an
+ * array of numbers makes no intermediate slice of each chunk.
+ */
+export function compactRange(list: ArrayLike<unknown>, start: number, end: number): ListOnWire {
+  if (end - start >= NUMBER_LIST_MIN_ITEMS && allNumbers(list, start, end)) {
+    const numbers = new Float64Array(end - start);
+    for (let i = start; i < end; i++) numbers[i - start] = list[i] as number;
+    return numbers;
+  }
+  return Array.isArray(list) && start === 0 && end === list.length ? list : Array.prototype.slice.call(list, start, end);
+}
+
+function allNumbers(list: ArrayLike<unknown>, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (typeof list[i] !== 'number') return false;
+  return true;
 }

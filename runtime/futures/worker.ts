@@ -7,8 +7,8 @@ import { hostname } from 'node:os';
 import type { Comm } from '../comm/comm.js';
 import { isTsmpiError, tsmpiError } from '../errors.js';
 import {
-  BATCH, CHUNK, compactList, READY, RESULT, RESULTS, STOP, TAG_REPLY, TAG_WORK,
-  type BatchEntry, type ChunkMessage, type Failures, type ResultMessage, type ResultsEntry, type ResultsMessage, type ToWorker,
+  BATCH, CHUNK, compactList, NUMBER_LIST_MIN_ITEMS, READY, RESULT, RESULTS, STOP, TAG_REPLY, TAG_WORK,
+  type BatchEntry, type ListOnWire, type ChunkMessage, type Failures, type ResultMessage, type ResultsEntry, type ResultsMessage, type ToWorker,
 } from './protocol.js';
 import { encodeError, type EncodedError } from './remote-error.js';
 import type { TaskTable } from './registry.js';
@@ -32,7 +32,8 @@ export async function callEncoded(fn: Callable, args: readonly unknown[]): Promi
 }
 
 export interface ChunkOutcome {
-  values: unknown[];
+  /** The calls' values: their numbers while every one is a number (as they travel: compactList). */
+  values: ListOnWire;
   failures: Failures | null;
   seconds: number;
 }
@@ -40,25 +41,38 @@ export interface ChunkOutcome {
 /**
  * Runs the calls of a chunk in order. A call that throws (or returns a promise that rejects) gives
  * undefined as its value and a failure; the others go on. Synchronous tasks run back to back, with
- * no await between them.
+ * no await between them. Values go straight into the Float64Array they travel as, until one is not
+ * a number: a list of them would cost an array, a scan and a copy more per chunk.
  */
 export async function runChunk(table: TaskTable, message: ChunkMessage): Promise<ChunkOutcome> {
   const [, , taskIndex, spread, items] = message;
   const fn = table.functions[taskIndex] as Callable;
-  const values = new Array<unknown>(items.length);
+  const n = items.length;
+  let numbers = n >= NUMBER_LIST_MIN_ITEMS ? new Float64Array(n) : null;
+  let values: unknown[] = numbers ? [] : new Array<unknown>(n);
   let failures: Failures | null = null;
   const started = performance.now();
-  for (let i = 0; i < items.length; i++) {
+  for (let i = 0; i < n; i++) {
+    let value: unknown;
     try {
-      let value = spread ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      value = spread ? fn(...(items[i] as unknown[])) : fn(items[i]);
       if (isThenable(value)) value = await value;
-      values[i] = value;
     } catch (e) {
-      values[i] = undefined;
+      value = undefined;
       (failures ??= []).push([i, encodeError(e)]);
     }
+    if (numbers) {
+      if (typeof value === 'number') {
+        numbers[i] = value;
+        continue;
+      }
+      values = Array.from(numbers.subarray(0, i));
+      values.length = n;
+      numbers = null;
+    }
+    values[i] = value;
   }
-  return { values, failures, seconds: (performance.now() - started) / 1000 };
+  return { values: numbers ?? values, failures, seconds: (performance.now() - started) / 1000 };
 }
 
 /** The worker's answer to a chunk; one message per call when the whole does not serialize. */
