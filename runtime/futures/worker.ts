@@ -48,8 +48,8 @@ export async function runChunk(table: TaskTable, message: ChunkMessage): Promise
   const [, , taskIndex, spread, items] = message;
   const fn = table.functions[taskIndex] as Callable;
   const n = items.length;
-  let numbers = n >= NUMBER_LIST_MIN_ITEMS ? new Float64Array(n) : null;
-  let values: unknown[] = numbers ? [] : new Array<unknown>(n);
+  let numbers: Float64Array | null = null;
+  let values: unknown[] = [];
   let failures: Failures | null = null;
   const started = performance.now();
   for (let i = 0; i < n; i++) {
@@ -60,6 +60,10 @@ export async function runChunk(table: TaskTable, message: ChunkMessage): Promise
     } catch (e) {
       value = undefined;
       (failures ??= []).push([i, encodeError(e)]);
+    }
+    if (i === 0) {
+      if (n >= NUMBER_LIST_MIN_ITEMS && typeof value === 'number') numbers = new Float64Array(n);
+      else values = new Array<unknown>(n);
     }
     if (numbers) {
       if (typeof value === 'number') {
