@@ -30,7 +30,11 @@ SELF=$(readlink -f "$0")
 SUBNET=10.211.0
 
 cmd_install() {
-  if command -v ip >/dev/null 2>&1 && [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1; then
+  # dpkg's "installed", not the binaries alone: while another test file's install is under way, sshd is
+  # unpacked before its package has made the sshd user, and an sshd started then fails ("Privilege
+  # separation user sshd does not exist").
+  if command -v ip >/dev/null 2>&1 && [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 &&
+    infra_packages_installed iproute2 openssh-server openssh-client util-linux; then
     return 0
   fi
   infra_require_root
