@@ -10,6 +10,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { coreSpeeds, describeCores } from './cores.js';
 import { FloorPair, type FloorMode } from './floor.js';
 import { CommandJob, HERE, ROOT, tsmpirun, type RanksMode } from './job.js';
 import { Mpi4pyJob, PYTHON, findMpi4py, installOpenMpi, mpirun, which } from './openmpi.js';
@@ -905,6 +906,8 @@ async function main(): Promise<void> {
   const started = now();
   const load0 = loadavg();
   log(`bench: ${opts.reps} repetitions, budget ${opts.budget} s per measurement, groups ${[...opts.only].join(', ')}${opts.quick ? ' (quick: no 256 MiB)' : ''}`);
+  const cores0 = coreSpeeds();
+  log(`bench: ${describeCores(cores0)}`);
   const has = (g: Group) => opts.only.has(g);
   if (has('algorithms')) algorithmCases(); // option errors before anything runs
   if (has('openmpi')) {
@@ -1000,6 +1003,8 @@ async function main(): Promise<void> {
   const judged = summaries.filter((s) => s.pass !== undefined).length;
   const verdict = judged > 0 ? `${judged - failed} of ${judged} targets met` : 'no targets in these groups';
   process.stdout.write(`${verdict}; medians of ${opts.reps} interleaved repetitions; ratio = median of per-repetition ours/floor.\n`);
+  const cores1 = coreSpeeds();
+  process.stdout.write(`${describeCores(cores0)} (at the start)\n${describeCores(cores1)} (at the end)\n`);
   if (summaries.some((s) => s.group === 'openmpi')) {
     process.stdout.write('openmpi rows: ours = tsmpi in the mode named, floor = Open MPI + mpi4py measured next to it; ratio = tsmpi time ÷ Open MPI time, on bandwidth rows too (≤ 1: tsmpi is faster).\n');
   }
@@ -1009,6 +1014,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model, commit,
     loadavg: { start: load0, end: loadavg() },
+    cores: { start: cores0, end: cores1 },
     seconds: now() - started,
     options: { quick: opts.quick, only: [...opts.only], reps: opts.reps, budget: opts.budget },
     rows: summaries,
