@@ -35,9 +35,12 @@ export class Executor {
   readonly #table: TaskTable;
   #shutdown = false;
   #ended = false;
-  /** Calls of submit not yet sent, with their futures (for cancelFutures and a failed body). */
-  readonly #unsent = new Map<Chunk, Future<unknown>>();
-  readonly #maps = new Set<MapRun<unknown>>();
+  /**
+   * The maps running. An array, not a Set: see pool.ts (WorkerSlot.chunks) for what a long-lived
+   * Map or Set that takes and drops an entry per call costs. Calls of submit not yet sent are the
+   * pool's queued chunks whose sink is a SubmitSink.
+   */
+  readonly #maps: MapRun<unknown>[] = [];
 
   private constructor(pool: Pool, table: TaskTable) {
     this.#pool = pool;
@@ -84,38 +87,21 @@ export class Executor {
   submit<A extends unknown[], R>(task: TaskLike<A, R>, ...args: A): Future<Awaited<R>> {
     const ref = this.#taskRef(task, 'submit');
     let chunk: Chunk | undefined;
-    const future = newFuture<Awaited<R>>(() => {
-      if (!chunk || !this.#pool.cancel(chunk)) return false;
-      this.#unsent.delete(chunk);
-      return true;
-    });
-    const unsent = this.#unsent;
-    const sink: ChunkSink = {
-      sent(c) {
-        unsent.delete(c);
-        markSent(future as Future<unknown>);
-      },
-      settle(c, _offset, values, failures) {
-        unsent.delete(c);
-        if (failures) rejectFuture(future as Future<unknown>, failures[0]![1]);
-        else resolveFuture(future, values[0] as Awaited<R>);
-      },
-      fail(c, _offset, error) {
-        unsent.delete(c);
-        rejectFuture(future as Future<unknown>, error);
-      },
-    };
-    chunk = newChunk(ref.index, ref.name, 1, [args], 0, sink);
-    this.#unsent.set(chunk, future as Future<unknown>);
+    const future = newFuture<Awaited<R>>(() => chunk !== undefined && this.#pool.cancel(chunk));
+    chunk = newChunk(ref.index, ref.name, 1, [args], 0, new SubmitSink(future as Future<unknown>));
     this.#pool.enqueue(chunk);
     return future;
   }
 
   #startMap<R>(task: unknown, spread: 0 | 1, items: unknown, options: MapOptions, call: string, collect?: Collector<R>): MapRun<R> {
     const ref = this.#taskRef(task, call);
-    const run = new MapRun<R>(this.#pool, this.numWorkers, ref, spread, items, options ?? {}, call, (r) => this.#maps.delete(r as MapRun<unknown>), collect);
+    const maps = this.#maps;
+    const run = new MapRun<R>(this.#pool, this.numWorkers, ref, spread, items, options ?? {}, call, (r) => {
+      const at = maps.indexOf(r as MapRun<unknown>);
+      if (at >= 0) maps.splice(at, 1);
+    }, collect);
     // A map that ended at once (no items, a broken pool) has already left.
-    if (!run.finished) this.#maps.add(run as MapRun<unknown>);
+    if (!run.finished) maps.push(run as MapRun<unknown>);
     return run;
   }
 
@@ -185,9 +171,8 @@ export class Executor {
   }
 
   #cancelUnsent(error: unknown): void {
-    for (const [chunk, future] of [...this.#unsent]) {
-      if (this.#pool.cancel(chunk)) cancelFuture(future, error);
-      this.#unsent.delete(chunk);
+    for (const chunk of this.#pool.queued()) {
+      if (chunk.sink instanceof SubmitSink && this.#pool.cancel(chunk)) cancelFuture(chunk.sink.future, error);
     }
     for (const run of [...this.#maps]) run.cancelQueued(error);
   }
@@ -202,6 +187,24 @@ export class Executor {
     for (const run of [...this.#maps]) run.abandon();
     if (bodyFailed) this.#cancelUnsent(tsmpiError('TSMPI_ERR_CANCELLED', 'the body of withExecutor failed before this call was sent to a worker'));
     await this.#pool.idle();
+  }
+}
+
+/** Where the outcome of a submitted call goes: its future. */
+class SubmitSink implements ChunkSink {
+  constructor(readonly future: Future<unknown>) {}
+
+  sent(): void {
+    markSent(this.future);
+  }
+
+  settle(_chunk: Chunk, _offset: number, values: ArrayLike<unknown>, failures: [number, unknown][] | null): void {
+    if (failures) rejectFuture(this.future, failures[0]![1]);
+    else resolveFuture(this.future, values[0]);
+  }
+
+  fail(_chunk: Chunk, _offset: number, error: unknown): void {
+    rejectFuture(this.future, error);
   }
 }
 

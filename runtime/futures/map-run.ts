@@ -122,11 +122,15 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   #consumed = 0;
   #done = 0;
   #failed = 0;
-  /** Chunks sent to the pool and not finished. */
-  readonly #chunks = new Set<Chunk>();
-  /** Finished parts: by item index (ordered) or in arrival order. */
-  readonly #parts = new Map<number, Part>();
-  #arrived: Part[] = [];
+  /** Items of the chunks the pool has sent (while fewer than #read, some may still be queued there). */
+  #sentItems = 0;
+  /**
+   * Finished parts not yet handed on: by item index (ordered) or in arrival order. Few (the window
+   * bounds them), so an array; a Map that takes and drops a part per chunk would keep parts alive
+   * through scavenges once the map has lived long enough to reach the old generation (pool.ts,
+   * WorkerSlot.chunks).
+   */
+  #parts: Part[] = [];
   #cursor = 0;
   #current: Part | undefined;
   #index = 0;
@@ -255,7 +259,6 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
     if (items.length > 0) {
       const chunk = newChunk(this.#task.index, this.#task.name, this.#spread, items, this.#read, this);
       this.#read += items.length;
-      this.#chunks.add(chunk);
       if (read) read.push(chunk);
       else this.#pool.enqueue(chunk);
     }
@@ -281,15 +284,17 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   // -----------------------------------------------------------------------------------------------
   // Results (ChunkSink)
 
+  sent(chunk: Chunk): void {
+    this.#sentItems += chunk.items.length;
+  }
+
   settle(chunk: Chunk, offset: number, values: ArrayLike<unknown>, failures: [number, unknown][] | null, seconds: number): void {
-    if (chunk.state === 'done') this.#chunks.delete(chunk);
     if (this.#finished) return;
     this.#sizer.observe(values.length, seconds);
     this.#addPart(chunk.base + offset, values, failures);
   }
 
   fail(chunk: Chunk, offset: number, error: unknown): void {
-    this.#chunks.delete(chunk);
     if (this.#finished) return;
     const n = chunk.items.length - offset;
     this.#addPart(chunk.base + offset, new Array<unknown>(n).fill(undefined), Array.from({ length: n }, (_, i): [number, unknown] => [i, error]));
@@ -297,8 +302,11 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
 
   #addPart(pos: number, values: ArrayLike<unknown>, failures: [number, unknown][] | null): void {
     const part: Part = { pos, values, errors: failures && failures.length > 0 ? new Map(failures) : null };
-    if (this.#ordered) this.#parts.set(pos, part);
-    else this.#arrived.push(part);
+    const parts = this.#parts;
+    let at = parts.length;
+    if (this.#ordered) while (at > 0 && parts[at - 1]!.pos > pos) at--;
+    if (at === parts.length) parts.push(part);
+    else parts.splice(at, 0, part);
     this.#done += values.length;
     this.#failed += part.errors?.size ?? 0;
     if (this.#onProgress) {
@@ -325,12 +333,10 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
 
   /** The next finished part to hand on, or undefined. */
   #nextPart(): Part | undefined {
-    if (!this.#ordered) return this.#arrived.shift();
-    const part = this.#parts.get(this.#cursor);
-    if (part) {
-      this.#parts.delete(this.#cursor);
-      this.#cursor += part.values.length;
-    }
+    const parts = this.#parts;
+    if (parts.length === 0 || (this.#ordered && parts[0]!.pos !== this.#cursor)) return undefined;
+    const part = parts.shift()!;
+    this.#cursor += part.values.length;
     return part;
   }
 
@@ -453,7 +459,7 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
   /** The executor drops what this map has not sent: those calls fail with `error`, and nothing more is read. */
   cancelQueued(error: unknown): void {
     if (this.#finished) return;
-    for (const chunk of [...this.#chunks]) {
+    for (const chunk of this.#queuedChunks()) {
       if (this.#pool.cancel(chunk)) this.fail(chunk, 0, error);
     }
     this.#stopReading();
@@ -480,14 +486,17 @@ export class MapRun<R> implements ChunkSink, AsyncIterableIterator<R> {
     }
   }
 
+  /** This map's chunks still queued in the pool. */
+  #queuedChunks(): Chunk[] {
+    return this.#sentItems < this.#read ? this.#pool.queued().filter((chunk) => chunk.sink === this) : [];
+  }
+
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#collect?.timer !== undefined) clearTimeout(this.#collect.timer);
-    for (const chunk of this.#chunks) this.#pool.cancel(chunk);
-    this.#chunks.clear();
-    this.#parts.clear();
-    this.#arrived = [];
+    for (const chunk of this.#queuedChunks()) this.#pool.cancel(chunk);
+    this.#parts = [];
     this.#current = undefined;
     this.#stopReading();
     this.#changed();

@@ -59,6 +59,13 @@ export function newChunk(task: number, taskName: string, spread: 0 | 1, items: L
 interface WorkerSlot {
   rank: number;
   ready: boolean;
+  /**
+   * Its chunks in flight, in the order sent (a worker answers them in that order). Not a Map by
+   * chunk id: a long-lived Map that takes and drops an entry per chunk makes V8 rehash its table every
+   * few chunks, and each dropped table that had reached the old generation keeps the next one, and
+   * the chunks (maps, result arrays) in it, alive through every scavenge until a full GC.
+   */
+  chunks: Chunk[];
   inFlight: number;
   /** The estimates of its chunks in flight: their sum where known, and how many are unknown. */
   work: number;
@@ -81,7 +88,6 @@ export class Pool {
   #queueHead = 0;
   /** Chunks queued and not cancelled. */
   #queued = 0;
-  readonly #inFlight = new Map<number, Chunk>();
   /** Per task index: worker seconds per call, smoothed over its chunks so far. */
   readonly #secondsPerCall = new Map<number, number>();
   #nextId = 1;
@@ -99,7 +105,7 @@ export class Pool {
   constructor(links: WorkerLinks, size: number) {
     this.#links = links;
     this.#size = size;
-    this.#order = links.workers.map((rank) => ({ rank, ready: false, inFlight: 0, work: 0, unknownWork: 0, host: '' }));
+    this.#order = links.workers.map((rank) => ({ rank, ready: false, chunks: [], inFlight: 0, work: 0, unknownWork: 0, host: '' }));
     for (const slot of this.#order) this.#slots.set(slot.rank, slot);
     this.#expected = this.#unready = this.#order.length;
     this.#receive();
@@ -141,6 +147,16 @@ export class Pool {
     this.#queued--;
     this.#checkIdle();
     return true;
+  }
+
+  /** The chunks queued and not cancelled, in the order they will go. */
+  queued(): Chunk[] {
+    const queued: Chunk[] = [];
+    for (let k = this.#queueHead; k < this.#queue.length; k++) {
+      const chunk = this.#queue[k];
+      if (chunk?.state === 'queued') queued.push(chunk);
+    }
+    return queued;
   }
 
   /** Resolves once nothing is queued or in flight and every worker has reported ready. */
@@ -294,7 +310,7 @@ export class Pool {
     if (Number.isFinite(estimate)) slot.work += estimate;
     else slot.unknownWork++;
     this.#expected += chunk.remaining;
-    this.#inFlight.set(chunk.id, chunk);
+    slot.chunks.push(chunk);
   }
 
   /** Undoes #markSent for a chunk whose batch could not be sent. */
@@ -305,7 +321,7 @@ export class Pool {
     else slot.unknownWork--;
     if (slot.inFlight === 0) slot.work = 0;
     this.#expected -= chunk.remaining;
-    this.#inFlight.delete(chunk.id);
+    slot.chunks.splice(slot.chunks.indexOf(chunk), 1);
   }
 
   /**
@@ -379,15 +395,16 @@ export class Pool {
   }
 
   #settle([, worker, id, offset, values, failures, seconds]: ResultMessage): void {
-    const chunk = this.#inFlight.get(id);
     const slot = this.#slots.get(worker);
-    if (!chunk || !slot || chunk.worker !== worker) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor root: unexpected result of chunk ${id} from rank ${worker}`);
+    const at = slot ? slot.chunks.findIndex((c) => c.id === id) : -1;
+    const chunk = at >= 0 ? slot!.chunks[at] : undefined;
+    if (!chunk || !slot) throw tsmpiError('TSMPI_ERR_PROTOCOL', `executor root: unexpected result of chunk ${id} from rank ${worker}`);
     chunk.remaining -= values.length;
     this.#expected -= values.length;
     chunk.seconds += seconds;
     if (chunk.remaining === 0) {
       chunk.state = 'done';
-      this.#inFlight.delete(id);
+      slot.chunks.splice(at, 1);
       slot.inFlight--;
       if (Number.isFinite(chunk.estimate)) slot.work -= chunk.estimate;
       else slot.unknownWork--;
@@ -404,8 +421,8 @@ export class Pool {
   #fail(error: unknown): void {
     if (this.#failure !== undefined) return;
     this.#failure = error ?? tsmpiError('TSMPI_ERR_INTERN', 'the executor failed');
-    const lost = [...this.#inFlight.values()];
-    this.#inFlight.clear();
+    // In the order they were sent, as a failure of each would have come back.
+    const lost = this.#order.flatMap((slot) => slot.chunks.splice(0)).sort((a, b) => a.id - b.id);
     for (let chunk = this.#dequeue(); chunk; chunk = this.#dequeue()) lost.push(chunk);
     this.#queued = 0;
     this.#expected = 0;

@@ -36,9 +36,9 @@ async function run(options: JobOptions, checks: (r: { code: number | null; stdou
 }
 
 /** Runs the cases on `np` ranks; expects exit 0 and exactly one OK line per case and rank. */
-async function runCases(np: number, names: string[], seed = 1): Promise<string[]> {
+async function runCases(np: number, names: string[], seed = 1, launcherArgs: string[] = []): Promise<string[]> {
   let ok: string[] = [];
-  await run({ np, script: CASES, args: names, env: { FUTURES_SEED: String(seed) }, launcherArgs: ['--timeout', '80'] }, ({ code, stdout, stderr, why }) => {
+  await run({ np, script: CASES, args: names, env: { FUTURES_SEED: String(seed) }, launcherArgs: ['--timeout', '80', ...launcherArgs] }, ({ code, stdout, stderr, why }) => {
     expect(code, why).toBe(0);
     expect(stderr, why).toBe('');
     ok = linesOf(stdout).filter((l) => l.startsWith('OK '));
@@ -67,6 +67,10 @@ describe('the ported cases (mpi4py test_futures.py, test_util_pool.py; piscina)'
       await runCases(np, ['map-timeout']);
     });
   }
+
+  it('finished maps and submits leave nothing that scavenges keep, on 3 ranks', async () => {
+    await runCases(3, ['scavenges'], 1, ['--node-arg=--expose-gc']);
+  });
 
   for (const seed of [2, 3, 4, 5]) {
     it(`interleavings with seed ${seed} on ${2 + (seed % 3)} ranks`, async () => {
