@@ -13,6 +13,7 @@ import { ContextIds } from './context-ids.js';
 import { CommObserver } from './observed.js';
 import { planSplit, splitArgsError } from './split-plan.js';
 import type { Engine, RankMap } from '../p2p/engine.js';
+import { OrderedQueue } from '../match/queues.js';
 import { Request } from '../p2p/request.js';
 import { Status } from '../p2p/status.js';
 import { callLabel, type CallName } from '../wire/call-label.js';
@@ -129,7 +130,7 @@ export class Comm {
   /** What collective calls of this communicator send and receive on (CallChannel). */
   readonly #wire: CommWire;
   /** Collective calls in progress: free() lets them finish before the context is given up. */
-  readonly #running = new Set<Promise<unknown>>();
+  readonly #running = new OrderedQueue<Promise<unknown>>();
   /** Spans of this communicator's calls when the rank records them (--profile, --trace); else undefined. */
   readonly #observer: CommObserver | undefined;
   /** @internal */ readonly shared: CommShared;
@@ -659,7 +660,7 @@ export class Comm {
       return Promise.all(pending).then(() => this.shared.contextIds.release(context >> 1, tagsUsed));
     };
     // With nothing in flight the id is free at once (a dup right after free may take it).
-    if (this.#running.size === 0) void giveUp();
+    if (this.#running.length === 0) void giveUp();
     else void Promise.allSettled([...this.#running]).then(giveUp);
   }
 
@@ -811,7 +812,7 @@ export class Comm {
       const tag = this.nextCollTag();
       const active = { op: name, context: this.context + 1, root, tag, since: Date.now() };
       const set = this.engine.activeCollectives;
-      set.add(active);
+      set.push(active);
       const label = callLabel(name, root);
       let call: Promise<R>;
       try {
@@ -819,14 +820,14 @@ export class Comm {
           ? this.#observer.collective(name, root, tag, this.#wire, label, run)
           : run(new CallChannel(this.#wire, label), tag);
       } catch (e) {
-        set.delete(active);
+        set.remove(active);
         throw e;
       }
-      this.#running.add(call);
+      this.#running.push(call);
       // One reaction for both outcomes (`finally` would add two before the program's await resumes).
       const end = () => {
-        set.delete(active);
-        this.#running.delete(call);
+        set.remove(active);
+        this.#running.remove(call);
       };
       return call.then(
         (value) => {

@@ -69,7 +69,8 @@ export class OrderedQueue<T> {
   /** Removes every element satisfying `accept`, returning them in order. */
   drain(accept: (value: T) => boolean): T[] {
     const out: T[] = [];
-    for (let n = this.head; n; n = n.next) {
+    for (let n = this.head, next: Node<T> | undefined; n; n = next) {
+      next = n.next;
       if (accept(n.value)) {
         this.unlink(n);
         out.push(n.value);
@@ -85,6 +86,7 @@ export class OrderedQueue<T> {
   private unlink(n: Node<T>): void {
     if (n.prev) n.prev.next = n.next; else this.head = n.next;
     if (n.next) n.next.prev = n.prev; else this.tail = n.prev;
+    n.next = n.prev = undefined;
     this.count--;
   }
 }

@@ -26,7 +26,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Recorder } from '../observe/recorder.js';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL } from '../constants.js';
 import { markRelayed, tsmpiError, TsmpiError, type TsmpiErrorCode, ERROR_CODES } from '../errors.js';
-import { ContextQueues, matches, type Envelope, type Pattern } from '../match/queues.js';
+import { ContextQueues, matches, OrderedQueue, type Envelope, type Pattern } from '../match/queues.js';
 import type { Channel, ChannelSink, WriteDone } from '../transport/channel.js';
 import { SelfChannel } from '../transport/self-channel.js';
 import { Arena, type ArenaInit } from '../transport/shm-arena.js';
@@ -234,7 +234,7 @@ export class Engine {
   framesIn = 0;
   bytesIn = 0;
   /** Collectives in progress on this rank (hang reports name them rather than their internal messages). */
-  readonly activeCollectives = new Set<ActiveCollective>();
+  readonly activeCollectives = new OrderedQueue<ActiveCollective>();
   private readonly eagerLimit: number;
   private readonly limits: { maxEagerBytes: number; maxMessageBytes: number };
   private readonly contexts = new Map<number, ContextQueuesWithProbes>();
