@@ -38,11 +38,35 @@ export interface ChunkOutcome {
   seconds: number;
 }
 
+/** A call's outcome: the value it returned, or what it threw. */
+interface Outcome { value: unknown; threw: boolean }
+
+/**
+ * Calls `fn` on items `from`… of a chunk while each returns a number, into `out`: the plain loop a
+ * serial map runs, with no await and no check but the value's type (the general loop of runChunk cost
+ * ~12 ns more an item, a quarter of a cheap task's time). Returns where it stopped, with that call's
+ * outcome (`at` = the length when every call gave a number).
+ */
+function runNumbers(fn: Callable, items: ListOnWire, out: Float64Array, from: number): Outcome & { at: number } {
+  let i = from;
+  try {
+    for (; i < out.length; i++) {
+      const value = fn(items[i]);
+      if (typeof value !== 'number') return { at: i, value, threw: false };
+      out[i] = value;
+    }
+  } catch (e) {
+    return { at: i, value: e, threw: true };
+  }
+  return { at: out.length, value: undefined, threw: false };
+}
+
 /**
  * Runs the calls of a chunk in order. A call that throws (or returns a promise that rejects) gives
  * undefined as its value and a failure; the others go on. Synchronous tasks run back to back, with
  * no await between them. Values go straight into the Float64Array they travel as, until one is not
- * a number: a list of them would cost an array, a scan and a copy more per chunk.
+ * a number: a list of them would cost an array, a scan and a copy more per chunk. Once the first call
+ * of a map's chunk gave a number, the next ones run in runNumbers' loop until one does not.
  */
 export async function runChunk(table: TaskTable, message: ChunkMessage): Promise<ChunkOutcome> {
   const [, , taskIndex, spread, items] = message;
@@ -51,11 +75,20 @@ export async function runChunk(table: TaskTable, message: ChunkMessage): Promise
   let numbers: Float64Array | null = null;
   let values: unknown[] = [];
   let failures: Failures | null = null;
+  /** The outcome of call i when runNumbers made that call and stopped at it. */
+  let carried: Outcome | undefined;
   const started = performance.now();
   for (let i = 0; i < n; i++) {
     let value: unknown;
     try {
-      value = spread ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      if (carried) {
+        const outcome = carried;
+        carried = undefined;
+        if (outcome.threw) throw outcome.value;
+        value = outcome.value;
+      } else {
+        value = spread ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      }
       if (isThenable(value)) value = await value;
     } catch (e) {
       value = undefined;
@@ -68,6 +101,12 @@ export async function runChunk(table: TaskTable, message: ChunkMessage): Promise
     if (numbers) {
       if (typeof value === 'number') {
         numbers[i] = value;
+        if (!spread) {
+          const stop = runNumbers(fn, items, numbers, i + 1);
+          if (stop.at === n) break;
+          carried = stop;
+          i = stop.at - 1;
+        }
         continue;
       }
       values = Array.from(numbers.subarray(0, i));
