@@ -132,6 +132,11 @@ export class Recorder {
   currentCall = 0;
   /** A public call's own code is running: the calls it makes itself are part of it, not spans. */
   inCall = false;
+  /**
+   * When that call began (its span's start): the time of the messages it sends while its own code runs,
+   * which is within a microsecond of it, and saves each a clock read (~45-80 ns here).
+   */
+  callStart = 0;
   /** Calls made so far, per call id (call sites are sampled by it). */
   readonly callCounts = new Uint32Array(OBSERVED_CALLS.length);
   /** Announcements made to each rank, and taken from each rank (the message identity, above). */
@@ -189,7 +194,7 @@ export class Recorder {
     this.matrixMessages[cell]!++;
     const owner = this.current, call = this.currentCall;
     (this.sizes[call] ??= new SizeTotals()).add(bytes);
-    if (this.storeEvents) this.message(EventKind.Send, owner, call, dest, bytes, index, context, tag);
+    if (this.storeEvents) this.message(EventKind.Send, this.inCall ? this.callStart : performance.now(), owner, call, dest, bytes, index, context, tag);
   }
 
   /** A message from `source` is announced to this rank: its number in the pair's order (0: not counted). */
@@ -211,7 +216,7 @@ export class Recorder {
     if (flow === 0 || !this.storeEvents) return;
     // A receive posted outside any call (0) belongs to the call running when its message arrives.
     const owner = postedBy !== 0 ? postedBy : this.current;
-    this.message(EventKind.Deliver, owner, owner === 0 ? 0 : this.callOf(owner), source, bytes, flow, context, tag);
+    this.message(EventKind.Deliver, performance.now(), owner, owner === 0 ? 0 : this.callOf(owner), source, bytes, flow, context, tag);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -300,13 +305,13 @@ export class Recorder {
     return this.events.i32[c]![(slot - c * EVENT_CHUNK) * I32_PER_EVENT + 1]!;
   }
 
-  private message(kind: number, owner: number, call: number, peer: number, bytes: number, index: number, context: number, tag: number): void {
+  private message(kind: number, time: number, owner: number, call: number, peer: number, bytes: number, index: number, context: number, tag: number): void {
     const slot = this.slot();
     if (slot < 0) return;
     const c = (slot / EVENT_CHUNK) | 0, o = slot - c * EVENT_CHUNK;
     const f64 = this.events.f64[c]!, i32 = this.events.i32[c]!;
     const fo = o * F64_PER_EVENT, io = o * I32_PER_EVENT;
-    f64[fo] = performance.now();
+    f64[fo] = time;
     f64[fo + 1] = index;
     f64[fo + 2] = bytes;
     i32[io] = kind;

@@ -26,6 +26,8 @@ export const whenSettled = Symbol('tsmpi.whenSettled');
 export const keepAlive = Symbol('tsmpi.keepAlive');
 /** @internal Calls back once the request completes (at once if it has), as the engine completes it: no promise, no tick. */
 export const onSettled = Symbol('tsmpi.onSettled');
+/** @internal The promise wait() has handed out, if it has (no side effect, unlike wait()). */
+export const waitPromise = Symbol('tsmpi.waitPromise');
 
 /**
  * @internal What moves bytes for requests while the program waits, where nothing else does: the
@@ -68,6 +70,20 @@ const PENDING = 0, FULFILLED = 1, REJECTED = 2;
 /** Set while Request.completed constructs: a request born complete never holds the event loop. */
 let bornComplete = false;
 
+/** The request made last on this thread (takeLastRequest), of whatever value type. */
+let lastMade: Request<any> | undefined;
+
+/**
+ * @internal The request made last on this thread, if any since the last take. A recording rank's
+ * communicator (comm/observed.ts) takes it around a call whose promise is a request's wait(), to end the
+ * call's span when that request completes rather than through a reaction to the promise.
+ */
+export function takeLastRequest(): Request<unknown> | undefined {
+  const made = lastMade;
+  lastMade = undefined;
+  return made;
+}
+
 /**
  * A handle on one non-blocking operation (`isend`, `irecv`, `Isend`, `Irecv`, `Issend`, …; MPI_Request).
  * It is `PromiseLike`: `await req` (or `req.wait()`) gives the operation's result, `T`: `void` for an
@@ -107,7 +123,8 @@ export class Request<T = void> implements PromiseLike<T> {
   #awaited = false;
   /** Holds the event loop (liveness.ts) while pending and waited for. */
   #holding = false;
-  #observers: (() => void)[] | undefined;
+  /** Called once it completes, with whether it failed. */
+  #observers: ((failed: boolean) => void)[] | undefined;
   /** The request this one is computed from (mapped()): the program waiting for this one waits for it. */
   #source: Request<any> | undefined;
 
@@ -115,6 +132,7 @@ export class Request<T = void> implements PromiseLike<T> {
   constructor(cancel?: () => boolean) {
     this.#cancel = cancel;
     if (bornComplete) this.#state = FULFILLED;
+    lastMade = this;
   }
 
   /** @internal A request already complete (an eager send): no loop hold to take and release. */
@@ -156,7 +174,8 @@ export class Request<T = void> implements PromiseLike<T> {
     const observers = this.#observers;
     if (observers) {
       this.#observers = undefined;
-      for (const wake of observers) wake();
+      const failed = this.#state === REJECTED;
+      for (const wake of observers) wake(failed);
     }
   }
 
@@ -208,13 +227,18 @@ export class Request<T = void> implements PromiseLike<T> {
   /** @internal */
   [whenSettled](): Promise<void> {
     if (this.#state !== PENDING) return Promise.resolve();
-    return new Promise((resolve) => (this.#observers ??= []).push(resolve));
+    return new Promise((resolve) => (this.#observers ??= []).push(() => resolve()));
   }
 
   /** @internal */
-  [onSettled](observer: () => void): void {
-    if (this.#state !== PENDING) observer();
+  [onSettled](observer: (failed: boolean) => void): void {
+    if (this.#state !== PENDING) observer(this.#state === REJECTED);
     else (this.#observers ??= []).push(observer);
+  }
+
+  /** @internal */
+  get [waitPromise](): Promise<T> | undefined {
+    return this.#promise;
   }
 
   /** @internal */

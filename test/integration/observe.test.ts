@@ -16,6 +16,7 @@ afterAll(disposeAllJobs);
 const TRAFFIC = fixture('observe/traffic.ts');
 const STRAGGLER = fixture('observe/straggler.ts');
 const FAILS = fixture('observe/fails.ts');
+const FAILED_CALLS = fixture('observe/failed-calls.ts');
 
 let out: string;
 beforeAll(() => { out = mkdtempSync(join(tmpdir(), 'tsmpi-observe-test-')); });
@@ -194,6 +195,18 @@ describe('limits and failures', () => {
     expect(check.events.filter((e) => e.ph === 'i' && /event cap/.test(e.name!))).toHaveLength(3);
     const profile = profileOf(dir);
     expect(profile.calls.find((c) => c.call === 'Isend')?.count).toBe(9);
+  }, 120_000);
+
+  it('a call that fails is marked failed in the trace, blocking or not, and the others are not', async () => {
+    const { r, trace } = await observedJob('failed-calls', 2, FAILED_CALLS);
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(linesOf(r.stdout).sort()).toEqual(['CAUGHT Irecv TSMPI_ERR_TRUNCATE', 'CAUGHT Recv TSMPI_ERR_TRUNCATE']);
+    const check = checkTraceFile(trace);
+    expect(check.problems).toEqual([]);
+    const receives = check.slices.filter((s) => s.event.pid === 2 && (s.event.name === 'Recv' || s.event.name === 'Irecv'));
+    expect(receives.map((s) => [s.event.name, s.event.args!.tag, s.event.args!.status ?? 'ok'])).toEqual([
+      ['Recv', 1, 'failed'], ['Irecv', 2, 'failed'], ['Recv', 3, 'ok'], ['Irecv', 4, 'ok'],
+    ]);
   }, 120_000);
 
   it('a failed job still writes what was recorded, and says that it failed', async () => {
