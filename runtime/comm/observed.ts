@@ -12,7 +12,7 @@ import { ANY_SOURCE, ANY_TAG, PROC_NULL } from '../constants.js';
 import { P2P_CALLS, callId } from '../observe/calls.js';
 import type { Recorder } from '../observe/recorder.js';
 import { captureSite, sampleSite } from '../observe/sites.js';
-import { Request, onSettled, takeLastRequest, waitPromise } from '../p2p/request.js';
+import { Request, madeRequest, onSettled, waitPromise, watchRequests } from '../p2p/request.js';
 import type { CallLabel } from '../wire/call-label.js';
 import type { TypedArray } from '../wire/dtype.js';
 import { CallChannel, type CommWire } from './call-channel.js';
@@ -72,13 +72,15 @@ export class CommObserver {
         rec.current = span;
         rec.currentCall = call;
         rec.callStart = t0;
-        takeLastRequest();
+        let made: Request<unknown> | undefined;
+        watchRequests();
         try {
           result = original.call(this, a0, a1, a2, a3, a4, a5);
         } catch (e) {
           rec.endSpan(span, call, t0, true, site);
           throw e;
         } finally {
+          made = madeRequest();
           rec.inCall = false;
           rec.current = 0;
           rec.currentCall = 0;
@@ -90,7 +92,6 @@ export class CommObserver {
         }
         // A promise that is a request's wait() (Send, Recv, send, recv, …): the span ends as the engine
         // completes that request, with no promise reaction of its own.
-        const made = takeLastRequest();
         if (made !== undefined && made[waitPromise] === result) {
           made[onSettled](end);
           return result;

@@ -70,16 +70,25 @@ const PENDING = 0, FULFILLED = 1, REJECTED = 2;
 /** Set while Request.completed constructs: a request born complete never holds the event loop. */
 let bornComplete = false;
 
-/** The request made last on this thread (takeLastRequest), of whatever value type. */
+/** Between watchRequests() and madeRequest(): the request made last, of whatever value type. */
+let watching = false;
 let lastMade: Request<any> | undefined;
 
 /**
- * @internal The request made last on this thread, if any since the last take. A recording rank's
- * communicator (comm/observed.ts) takes it around a call whose promise is a request's wait(), to end the
- * call's span when that request completes rather than through a reaction to the promise.
+ * @internal Starts noting the requests this thread makes. A recording rank's communicator
+ * (comm/observed.ts) watches around a call whose promise may be a request's wait(), to end the call's
+ * span when that request completes rather than through a reaction to the promise. Only then: a request
+ * noted and never taken would keep its value (a received object) alive.
  */
-export function takeLastRequest(): Request<unknown> | undefined {
+export function watchRequests(): void {
+  watching = true;
+  lastMade = undefined;
+}
+
+/** @internal Stops noting requests; returns the last one made since watchRequests(). */
+export function madeRequest(): Request<unknown> | undefined {
   const made = lastMade;
+  watching = false;
   lastMade = undefined;
   return made;
 }
@@ -132,7 +141,7 @@ export class Request<T = void> implements PromiseLike<T> {
   constructor(cancel?: () => boolean) {
     this.#cancel = cancel;
     if (bornComplete) this.#state = FULFILLED;
-    lastMade = this;
+    if (watching) lastMade = this;
   }
 
   /** @internal A request already complete (an eager send): no loop hold to take and release. */
